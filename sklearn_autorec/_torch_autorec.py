@@ -1,0 +1,438 @@
+"""Torch training backend of AutoRec: sparse in, sparse out.
+
+The autoencoded vectors (items for I-AutoRec, users for U-AutoRec) are rows of
+a CSR matrix whose columns are the "coordinates" (users for I-AutoRec).  For a
+batch of vectors:
+
+* the encoder reads only the observed entries: ``h = g(E^T r + mu)`` is one
+  ``embedding_bag`` with the ratings as per-sample weights;
+* the decoder is evaluated only at the observed entries,
+  ``pred[e] = f(W[c_e] . h[p_e] + b[c_e])``, as a sampled dense-dense product
+  (``torch.sparse.sampled_addmm``);
+* both backward passes are again gathers and segment sums (``embedding_bag``),
+  never an ``nnz x k`` autograd tensor.
+
+An epoch costs ``O(nnz * k)`` plus the optimizer step, instead of the textbook
+``O(n_vectors * n_coords * k)``; no dense ``n_users x n_items`` array is ever built.
+This module imports torch; the estimator imports it lazily, only to train.
+"""
+
+import copy
+import time
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ["AutoRecNet", "SparseRows", "train_autorec", "resolve_device"]
+
+HIDDEN_ACTIVATIONS = {
+    "identity": lambda x: x,
+    "sigmoid": torch.sigmoid,
+    "relu": F.relu,
+    "tanh": torch.tanh,
+    "elu": F.elu,
+    "selu": F.selu,
+}
+
+
+def resolve_device(device):
+    """Turn the ``device`` parameter into a ``torch.device``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} but CUDA is not available on this machine; use "
+            "device='auto' (CUDA when available, else CPU) or device='cpu'."
+        )
+    return dev
+
+
+class _Batch:
+    """Index structure of the entries of a batch of rows.
+
+    ``pos[e]`` is the position in the batch of the row of entry ``e`` (entries
+    grouped by row, coordinates sorted within a row), ``coords[e]`` its column,
+    ``values[e]`` its rating; ``crow`` the CSR row pointer of the batch.
+    """
+
+    def __init__(self, crow, pos, coords, values, n_coords):
+        self.crow = crow
+        self.offsets = crow[:-1]
+        self.pos = pos
+        self.coords = coords
+        self.values = values
+        self.n_coords = n_coords
+        self._by_coord = None
+
+    def __len__(self):
+        return len(self.crow) - 1
+
+    def scatter_to_coords(self, dense, weights):
+        """``out[c] = sum over entries e with coords[e] == c of weights[e] * dense[pos[e]]``.
+
+        The transpose of the batch's gather: a segment sum over entries grouped
+        by coordinate (one ``embedding_bag``), returned as an ``(n_coords, k)``
+        tensor with zero rows for coordinates absent from the batch.
+        """
+        if self._by_coord is None:
+            perm = torch.argsort(self.coords, stable=True)
+            unique, counts = torch.unique_consecutive(self.coords[perm], return_counts=True)
+            offsets = torch.zeros_like(counts)
+            offsets[1:] = torch.cumsum(counts, 0)[:-1]
+            self._by_coord = (perm, self.pos[perm], unique, offsets)
+        perm, pos, unique, offsets = self._by_coord
+        seg = F.embedding_bag(pos, dense, offsets, mode="sum", per_sample_weights=weights[perm])
+        out = dense.new_zeros((self.n_coords, dense.shape[1]))
+        out.index_copy_(0, unique, seg)
+        return out
+
+
+class SparseRows:
+    """A CSR matrix of ratings on a device, cut into batches of rows."""
+
+    def __init__(self, csr, device, dtype):
+        self.n_rows, self.n_coords = csr.shape
+        self.indptr = torch.as_tensor(csr.indptr.astype(np.int64), device=device)
+        self.indices = torch.as_tensor(csr.indices.astype(np.int64), device=device)
+        self.data = torch.as_tensor(csr.data, dtype=dtype, device=device)
+        self.nnz = csr.nnz
+
+    def batch(self, rows):
+        """The :class:`_Batch` of the given rows (a tensor of row ids)."""
+        starts = self.indptr[rows]
+        lengths = self.indptr[rows + 1] - starts
+        crow = torch.zeros(len(rows) + 1, dtype=torch.int64, device=rows.device)
+        torch.cumsum(lengths, 0, out=crow[1:])
+        pos = torch.repeat_interleave(torch.arange(len(rows), device=rows.device), lengths)
+        entries = starts[pos] + torch.arange(len(pos), device=rows.device) - crow[pos]
+        return _Batch(crow, pos, self.indices[entries], self.data[entries], self.n_coords)
+
+    def batches(self, order, max_rows):
+        return [self.batch(order[s:s + max_rows]) for s in range(0, len(order), max_rows)]
+
+
+class _SparseEncoder(torch.autograd.Function):
+    """``out[b] = sum over entries e of row b of values[e] * weight[coords[e]]``."""
+
+    @staticmethod
+    def forward(ctx, weight, batch, values):
+        ctx.batch, ctx.values = batch, values
+        return F.embedding_bag(batch.coords, weight, batch.offsets, mode="sum",
+                               per_sample_weights=values)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.batch.scatter_to_coords(grad, ctx.values), None, None
+
+
+class _ObservedDecoder(torch.autograd.Function):
+    """``out[e] = codes[pos[e]] . weight[coords[e]]``: the decoder at observed entries."""
+
+    @staticmethod
+    def forward(ctx, codes, weight, batch):
+        ctx.save_for_backward(codes, weight)
+        ctx.batch = batch
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "sparse CSR is in beta"
+            mask = torch.sparse_csr_tensor(
+                batch.crow, batch.coords, codes.new_zeros(len(batch.coords)),
+                size=(len(batch), batch.n_coords), check_invariants=False,
+            )
+            return torch.sparse.sampled_addmm(mask, codes, weight.t()).values()
+
+    @staticmethod
+    def backward(ctx, grad):
+        codes, weight = ctx.saved_tensors
+        batch = ctx.batch
+        grad_codes = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_codes = F.embedding_bag(batch.coords, weight, batch.offsets, mode="sum",
+                                         per_sample_weights=grad)
+        if ctx.needs_input_grad[1]:
+            grad_weight = batch.scatter_to_coords(codes, grad)
+        return grad_codes, grad_weight, None
+
+
+class AutoRecNet(torch.nn.Module):
+    """The AutoRec network over rows with ``n_coords`` coordinates.
+
+    ``h_0 = g(E^T r + mu_0)``, ``h_l = g(A_l h_{l-1} + mu_l)``,
+    ``out_c = f(W[c] . h_L + b[c])``.  A bounded output activation (sigmoid,
+    tanh) is mapped onto ``rating_range``.
+    """
+
+    def __init__(self, n_coords, hidden_layer_sizes, activation, output_activation,
+                 rating_range, init_output, generator, dtype):
+        super().__init__()
+        sizes = list(hidden_layer_sizes)
+
+        def glorot(fan_in, fan_out, shape):
+            bound = np.sqrt(6.0 / (fan_in + fan_out))
+            t = torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1
+            return torch.nn.Parameter((t * bound).to(dtype))
+
+        self.encoder_weight = glorot(n_coords, sizes[0], (n_coords, sizes[0]))
+        self.encoder_bias = torch.nn.Parameter(torch.zeros(sizes[0], dtype=dtype))
+        self.hidden_weights = torch.nn.ParameterList(
+            [glorot(a, b, (a, b)) for a, b in zip(sizes[:-1], sizes[1:])])
+        self.hidden_biases = torch.nn.ParameterList(
+            [torch.nn.Parameter(torch.zeros(b, dtype=dtype)) for b in sizes[1:]])
+        self.decoder_weight = glorot(sizes[-1], n_coords, (n_coords, sizes[-1]))
+        self.g = HIDDEN_ACTIVATIONS[activation]
+        self.output_activation = output_activation
+        self.low, self.high = rating_range
+        self.decoder_bias = torch.nn.Parameter(
+            torch.full((n_coords,), self._inverse_output(init_output), dtype=dtype))
+
+    def _inverse_output(self, rating):
+        """Pre-activation giving ``rating``: the decoder bias starts at the mean."""
+        span = self.high - self.low
+        if self.output_activation in ("sigmoid", "tanh"):
+            t = np.clip((rating - self.low) / span if span > 0 else 0.5, 0.01, 0.99)
+            return float(np.log(t / (1 - t)) if self.output_activation == "sigmoid"
+                         else np.arctanh(2 * t - 1))
+        if self.output_activation == "selu":
+            return rating / 1.0507009873554805
+        return float(rating)
+
+    def output(self, x):
+        span = self.high - self.low
+        if self.output_activation == "sigmoid":
+            return self.low + span * torch.sigmoid(x)
+        if self.output_activation == "tanh":
+            return self.low + span * (torch.tanh(x) + 1) / 2
+        return HIDDEN_ACTIVATIONS[self.output_activation](x)
+
+    def penalized(self):
+        """The weight matrices under the L2 penalty (biases are not penalised)."""
+        return [self.encoder_weight, *self.hidden_weights, self.decoder_weight]
+
+    def unpenalized(self):
+        return [self.encoder_bias, *self.hidden_biases, self.decoder_bias]
+
+    def encode(self, batch, values=None, dropout=0.0, generator=None):
+        h = _SparseEncoder.apply(self.encoder_weight, batch,
+                                 batch.values if values is None else values)
+        h = self.g(h + self.encoder_bias)
+        h = _dropout(h, dropout, generator)
+        for w, b in zip(self.hidden_weights, self.hidden_biases):
+            h = _dropout(self.g(torch.addmm(b, h, w)), dropout, generator)
+        return h
+
+    def decode_observed(self, codes, batch):
+        dots = _ObservedDecoder.apply(codes, self.decoder_weight, batch)
+        return self.output(dots + self.decoder_bias[batch.coords])
+
+    def decode_pairs(self, codes, rows, coords):
+        """Predictions for (row, coord) pairs from precomputed codes of all rows."""
+        dots = (codes[rows] * self.decoder_weight[coords]).sum(1)
+        return self.output(dots + self.decoder_bias[coords])
+
+
+def _dropout(h, p, generator):
+    if p == 0.0 or generator is None:
+        return h
+    keep = torch.rand(h.shape, generator=generator, device=h.device, dtype=h.dtype) >= p
+    return h * keep / (1.0 - p)
+
+
+def _input_dropout(values, p, generator):
+    if p == 0.0:
+        return values
+    keep = torch.rand(values.shape, generator=generator, device=values.device,
+                      dtype=values.dtype) >= p
+    return values * keep / (1.0 - p)
+
+
+def _all_codes(net, rows_data, max_rows):
+    order = torch.arange(rows_data.n_rows, device=rows_data.indptr.device)
+    with torch.no_grad():
+        return torch.cat([net.encode(b) for b in rows_data.batches(order, max_rows)])
+
+
+def _objective(net, batches, n_ratings, alpha, dropout, input_dropout, generator,
+               penalty_share=1.0):
+    """Accumulate gradients of the scaled objective over ``batches``.
+
+    The objective is ``(SSE + alpha/2 * sum ||W||_F^2) / n_ratings``, the
+    paper's loss divided by the number of training ratings (same minimiser);
+    ``penalty_share`` is the part of the penalty these batches carry.  Returns
+    the sum of squared errors (a Python float).  The penalty gradient is added
+    by the caller (or by the optimizer's weight decay, its exact equivalent).
+    """
+    sse = 0.0
+    for batch in batches:
+        values = _input_dropout(batch.values, input_dropout, generator)
+        codes = net.encode(batch, values, dropout, generator)
+        err = net.decode_observed(codes, batch) - batch.values
+        loss = err.pow(2).sum()
+        (loss / n_ratings).backward()
+        sse += float(loss.detach())
+    return sse
+
+
+def _penalty(net):
+    with torch.no_grad():
+        return float(sum(float(w.pow(2).sum()) for w in net.penalized()))
+
+
+def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activation, alpha,
+                  dropout, input_dropout, solver, learning_rate_init, batch_size, max_iter,
+                  validation=None, n_iter_no_change=10, tol=1e-4, rating_range,
+                  init_output, seed=0, verbose=False, device="cpu", dtype=torch.float32):
+    """Train AutoRec on the rows of ``train_csr``; return numpy weights and history.
+
+    Parameters
+    ----------
+    train_csr : scipy CSR of shape (n_rows, n_coords)
+        The autoencoded vectors as rows.
+    validation : tuple (rows, coords, ratings) of ndarrays, or None
+        Held-out ratings for early stopping: the best weights (lowest RMSE of
+        clipped predictions) are restored.  Without it, training stops when the
+        training objective stops improving by ``tol`` for ``n_iter_no_change``
+        iterations, and the last weights are kept.
+
+    Returns
+    -------
+    result : dict
+        ``coefs``, ``intercepts`` (numpy, MLPRegressor layout), ``codes`` (numpy,
+        the last hidden layer for every row), ``loss_curve``,
+        ``validation_scores``, ``n_iter``, ``best_iter``, ``converged``.
+    """
+    dev = resolve_device(device) if isinstance(device, str) else device
+    cpu_gen = torch.Generator().manual_seed(int(seed))
+    dev_gen = cpu_gen if dev.type == "cpu" else torch.Generator(dev).manual_seed(int(seed))
+    data = SparseRows(train_csr, dev, dtype)
+    n_ratings = data.nnz
+    net = AutoRecNet(data.n_coords, hidden_layer_sizes, activation, output_activation,
+                     rating_range, init_output, cpu_gen, dtype).to(dev)
+    stochastic = dropout > 0 or input_dropout > 0
+    full_batch = solver in ("lbfgs", "rprop")
+    # Full-batch solvers see every row in fixed batches (cut for memory only).
+    max_rows = data.n_rows if full_batch else batch_size
+    if full_batch:
+        fixed = data.batches(torch.arange(data.n_rows, device=dev), max(1, max_rows))
+
+    if validation is not None:
+        v_rows, v_coords, v_ratings = (torch.as_tensor(a, device=dev) for a in validation)
+        v_ratings = v_ratings.to(dtype)
+
+    weights, biases = net.penalized(), net.unpenalized()
+    n_batches = 1 if full_batch else int(np.ceil(data.n_rows / batch_size))
+    decay = alpha / (n_ratings * n_batches)
+    if solver == "lbfgs":
+        # One L-BFGS iteration per step; max_eval must be set explicitly, since
+        # torch derives it as max_iter * 5 // 4 = 1, which leaves the line search
+        # no evaluation of its own and stalls it.
+        opt = torch.optim.LBFGS(net.parameters(), lr=1.0, max_iter=1, max_eval=26,
+                                history_size=10,
+                                line_search_fn="strong_wolfe", tolerance_grad=0.0,
+                                tolerance_change=0.0)
+    elif solver == "rprop":
+        opt = torch.optim.Rprop(net.parameters(), lr=learning_rate_init)
+    else:
+        groups = [{"params": weights, "weight_decay": decay},
+                  {"params": biases, "weight_decay": 0.0}]
+        if solver == "adam":
+            kwargs = {"fused": True} if dev.type in ("cpu", "cuda") else {}
+            opt = torch.optim.Adam(groups, lr=learning_rate_init, **kwargs)
+        else:
+            opt = torch.optim.SGD(groups, lr=learning_rate_init, momentum=0.9, nesterov=True)
+
+    params = list(net.parameters())
+    last_eval = {}
+
+    def full_closure():
+        # torch's L-BFGS re-evaluates, at the start of each step, the point where
+        # the previous line search ended; reuse that evaluation (deterministic
+        # objective only) instead of paying a second pass over the data.
+        with torch.no_grad():
+            flat = torch.cat([p.reshape(-1) for p in params])
+            if not stochastic and "x" in last_eval and torch.equal(flat, last_eval["x"]):
+                for p, g in zip(params, last_eval["grads"]):
+                    p.grad.copy_(g)
+                return last_eval["loss"]
+        opt.zero_grad(set_to_none=False)
+        sse = _objective(net, fixed, n_ratings, alpha, dropout, input_dropout,
+                         dev_gen if stochastic else None)
+        with torch.no_grad():
+            for w in weights:
+                w.grad.add_(w, alpha=alpha / n_ratings)
+        total = torch.tensor((sse + 0.5 * alpha * _penalty(net)) / n_ratings, dtype=dtype)
+        if solver == "lbfgs" and not stochastic:
+            last_eval.update(x=flat, grads=[p.grad.clone() for p in params], loss=total)
+        return total
+
+    loss_curve, val_scores = [], []
+    best, best_iter, best_state, no_improve = np.inf, 0, None, 0
+    converged = False
+    for it in range(1, max_iter + 1):
+        start = time.perf_counter()
+        net.train()
+        if full_batch:
+            loss = float(opt.step(full_closure))
+        else:
+            order = torch.randperm(data.n_rows, generator=cpu_gen).to(dev)
+            sse = 0.0
+            for batch in data.batches(order, batch_size):
+                opt.zero_grad(set_to_none=False)
+                sse += _objective(net, [batch], n_ratings, alpha, dropout, input_dropout,
+                                  dev_gen if stochastic else None)
+                opt.step()
+            loss = (sse + 0.5 * alpha * _penalty(net)) / n_ratings
+        if not np.isfinite(loss):
+            raise FloatingPointError(
+                f"The training loss became {loss} at iteration {it}; lower "
+                "learning_rate_init, raise alpha or use solver='lbfgs'.")
+        loss_curve.append(loss)
+        if validation is not None:
+            net.eval()
+            with torch.no_grad():
+                codes = _all_codes(net, data, max(1, max_rows))
+                pred = net.decode_pairs(codes, v_rows, v_coords).clamp(*rating_range)
+                score = float(torch.sqrt(torch.mean((pred - v_ratings) ** 2)))
+            val_scores.append(score)
+        else:
+            score = loss
+        if verbose:
+            msg = f"Iteration {it}, loss = {loss:.6f}"
+            if validation is not None:
+                msg += f", validation RMSE = {score:.5f}"
+            print(f"{msg}, {time.perf_counter() - start:.2f}s", flush=True)
+        if score < best - tol:
+            no_improve = 0
+        else:
+            no_improve += 1
+        if score < best:
+            best, best_iter = score, it
+            if validation is not None:
+                best_state = copy.deepcopy(net.state_dict())
+        if no_improve >= n_iter_no_change:
+            converged = True
+            break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    net.eval()
+    codes = _all_codes(net, data, max(1, max_rows))
+
+    def to_numpy(t):
+        return t.detach().to("cpu").numpy().copy()
+
+    coefs = [to_numpy(net.encoder_weight)] + [to_numpy(w) for w in net.hidden_weights]
+    # Decoder stored as (k, n_coords) like MLPRegressor's coefs_, Fortran-ordered so
+    # that coefs[-1].T (one row per coordinate) is contiguous for fast gathers.
+    coefs.append(np.asfortranarray(to_numpy(net.decoder_weight).T))
+    intercepts = [to_numpy(net.encoder_bias)] + [to_numpy(b) for b in net.hidden_biases]
+    intercepts.append(to_numpy(net.decoder_bias))
+    result = {
+        "coefs": coefs, "intercepts": intercepts, "codes": to_numpy(codes),
+        "loss_curve": loss_curve, "validation_scores": val_scores or None,
+        "n_iter": it, "best_iter": best_iter, "converged": converged,
+    }
+    del net, opt, data
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()
+    return result
