@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._biases import fit_biases
-from ._data import IdIndex, find_duplicate, parse_ratings
+from ._data import IdIndex, describe_id, find_duplicate, parse_ratings
 
 __all__ = ["RatingRegressorBase", "EncodedRatings"]
 
@@ -91,12 +91,18 @@ class RatingRegressorBase(RegressorMixin, BaseEstimator):
         item_index = IdIndex(parsed.items, "item")
         users = user_index.fit_transform(parsed.users)
         items = item_index.fit_transform(parsed.items)
+        # One canonical order (by user, then item): the model does not depend on
+        # the order or the form in which the ratings came.
+        order = np.lexsort((items, users))
+        users, items, values = users[order], items[order], parsed.values[order]
         if not parsed.is_matrix:
             k = find_duplicate(users, items)
             if k is not None:
+                k = order[k]
                 raise ValueError(
                     f"The training pairs hold the (user, item) pair "
-                    f"({parsed.users[k]!r}, {parsed.items[k]!r}) more than once. Each "
+                    f"({describe_id(parsed.users, k)}, {describe_id(parsed.items, k)}) "
+                    "more than once. Each "
                     "pair must be rated at most once: drop or average the duplicates "
                     "before fitting."
                 )
@@ -111,7 +117,7 @@ class RatingRegressorBase(RegressorMixin, BaseEstimator):
             self.n_features_in_ = 2
         self.rating_min_ = float(parsed.values.min())
         self.rating_max_ = float(parsed.values.max())
-        return EncodedRatings(users, items, parsed.values, self.n_users_, self.n_items_)
+        return EncodedRatings(users, items, values, self.n_users_, self.n_items_)
 
     def _fit_fallback_biases(self, data, user_alpha=FALLBACK_USER_ALPHA,
                              item_alpha=FALLBACK_ITEM_ALPHA, max_iter=100, tol=1e-6):
@@ -185,10 +191,11 @@ class RatingRegressorBase(RegressorMixin, BaseEstimator):
             return unknown, None
         if isinstance(policy, str) and policy == "raise":
             k = int(np.flatnonzero(unknown)[0])
-            what, raw = (("user", raw_users[k]) if users[k] < 0 else ("item", raw_items[k]))
+            what, raw = (("user", describe_id(raw_users, k)) if users[k] < 0
+                         else ("item", describe_id(raw_items, k)))
             raise ValueError(
                 f"{int(unknown.sum())} of the {len(users)} pairs have a user or item "
-                f"without training ratings (first: {what} {raw!r}). Set unknown="
+                f"without training ratings (first: {what} {raw}). Set unknown="
                 "'baseline', 'nan' or a rating to predict them instead of raising."
             )
         if isinstance(policy, str) and policy == "nan":

@@ -19,7 +19,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-__all__ = ["Ratings", "IdIndex", "parse_ratings", "find_duplicate", "warm_holdout"]
+__all__ = ["Ratings", "IdIndex", "parse_ratings", "find_duplicate", "describe_id",
+           "warm_holdout"]
 
 
 @dataclass
@@ -49,7 +50,8 @@ class Ratings:
         return len(self.users)
 
 
-def _describe(ids, k):
+def describe_id(ids, k):
+    """``repr`` of the id at position ``k``, as the user wrote it (no numpy types)."""
     return repr(ids[k].item() if hasattr(ids[k], "item") else ids[k])
 
 
@@ -71,8 +73,8 @@ def _raise_duplicate(users, items, where):
     k = find_duplicate(users, items)
     if k is not None:
         raise ValueError(
-            f"{where} holds the (user, item) pair ({_describe(users, k)}, "
-            f"{_describe(items, k)}) more than once. Each pair must be rated at most "
+            f"{where} holds the (user, item) pair ({describe_id(users, k)}, "
+            f"{describe_id(items, k)}) more than once. Each pair must be rated at most "
             "once: drop or average the duplicates before fitting (scipy would "
             "silently sum them, which this estimator refuses to do)."
         )
@@ -222,8 +224,9 @@ def parse_ratings(X, y=None, *, require_y=False, context="fit"):
     if y is None:
         if require_y:
             raise ValueError(
-                f"{context}: y is required when X holds (user, item) pairs; pass the "
-                "ratings as y, or pass a scipy sparse rating matrix as X."
+                f"{context}: this estimator requires y to be passed, but the target y "
+                "is None. With (user, item) pairs as X, pass the ratings as y; or pass "
+                "a scipy sparse rating matrix as X."
             )
         values = None
     else:

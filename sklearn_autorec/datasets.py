@@ -122,15 +122,14 @@ def _read_bytes(path):
         return f.read()
 
 
-def _sniff(raw, path):
-    """Return ``(separator, has_header, n_columns)`` from the first non-blank line."""
-    for line in raw.split(b"\n", 50)[:50]:
-        line = line.strip()
-        if line:
-            break
-    else:
+def _sniff(raw, path, first):
+    """Return ``(separator, has_header, n_columns)`` from the first line of ``raw``.
+
+    ``raw`` starts with its first non-blank line, line number ``first`` of the file.
+    """
+    if not raw:
         raise ValueError(f"{path} holds no ratings: the file is empty.")
-    text = line.decode("utf-8", errors="replace")
+    text = raw.split(b"\n", 1)[0].strip().decode("utf-8", errors="replace")
     if "::" in text:
         sep = "::"
     elif "\t" in text:
@@ -139,7 +138,7 @@ def _sniff(raw, path):
         sep = ","
     else:
         raise ValueError(
-            f"{path}, line 1: cannot tell the column separator of {text!r}. Ratings "
+            f"{path}, line {first}: cannot tell the column separator of {text!r}. Ratings "
             "files must hold user, item, rating[, timestamp] separated by tabs (u.data), "
             "'::' (ratings.dat) or commas (csv)."
         )
@@ -150,7 +149,7 @@ def _sniff(raw, path):
     except ValueError:
         has_header = True
     if len(fields) not in (3, 4):
-        where = "header" if has_header else "line 1"
+        where = "header" if has_header else f"line {first}"
         raise ValueError(
             f"{path}, {where}: expected 3 or 4 columns (user, item, rating[, timestamp]) "
             f"separated by {sep!r}; found {len(fields)}: {text!r}."
@@ -158,11 +157,14 @@ def _sniff(raw, path):
     return sep, has_header, len(fields)
 
 
-def _find_bad_line(raw, path, sep, n_cols):
-    """Scan ``raw`` line by line and describe the first malformed line, or None."""
-    for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
-        if number == 1 or not line.strip():
-            # The first line was already checked by _sniff (and may be a header).
+def _find_bad_line(raw, path, sep, n_cols, first):
+    """Scan ``raw`` line by line and describe the first malformed line, or None.
+
+    ``raw`` starts with its first non-blank line, line number ``first`` of the file.
+    """
+    lines = raw.decode("utf-8", errors="replace").splitlines()
+    for number, line in enumerate(lines[1:], first + 1):
+        if not line.strip():
             continue
         fields = [f.strip() for f in line.split(sep)]
         if len(fields) != n_cols:
@@ -191,7 +193,12 @@ def _find_bad_line(raw, path, sep, n_cols):
 
 def _parse(raw, path):
     """Parse the bytes of a ratings file into (users, items, ratings, timestamps)."""
-    sep, has_header, n_cols = _sniff(raw, path)
+    # Leading blank lines would shift numpy's header skipping: drop them, and
+    # count them to report true line numbers.
+    stripped = raw.lstrip()
+    first = raw[: len(raw) - len(stripped)].count(b"\n") + 1
+    raw = stripped
+    sep, has_header, n_cols = _sniff(raw, path, first)
     # numpy's reader takes one-character separators only.
     text = raw.replace(b"::", b"\t") if sep == "::" else raw
     sep_char = "\t" if sep == "::" else sep
@@ -214,7 +221,7 @@ def _parse(raw, path):
         ok = False
     if not ok:
         # Rare path: find the exact line to report (numpy's row numbers skip blanks).
-        message = _find_bad_line(raw, path, sep, n_cols)
+        message = _find_bad_line(raw, path, sep, n_cols, first)
         raise ValueError(message or f"{path}: malformed ratings file.")
     if len(table) == 0:
         raise ValueError(f"{path} holds no ratings: only a header was found.")
@@ -222,7 +229,7 @@ def _parse(raw, path):
     return table["u"].copy(), table["i"].copy(), table["r"].copy(), timestamps
 
 
-def _build_bunch(users, items, ratings, timestamps, descr):
+def _build_bunch(users, items, ratings, timestamps):
     """Encode ids, refuse duplicate pairs and assemble the common Bunch."""
     user_ids, rows = np.unique(users, return_inverse=True)
     item_ids, cols = np.unique(items, return_inverse=True)
@@ -249,7 +256,7 @@ def _build_bunch(users, items, ratings, timestamps, descr):
         user_ids=user_ids.astype(np.int64),
         item_ids=item_ids.astype(np.int64),
         timestamps=timestamps,
-        DESCR=descr,
+        DESCR="",
     )
 
 
@@ -347,7 +354,7 @@ def load_ratings_file(path):
             "(u.data, ratings.dat, ratings.csv or ratings.csv.gz)."
         )
     users, items, ratings, timestamps = _parse(_read_bytes(path), path)
-    bunch = _build_bunch(users, items, ratings, timestamps, "")
+    bunch = _build_bunch(users, items, ratings, timestamps)
     bunch.DESCR = _describe(
         f"Ratings from {path.name}",
         bunch,
@@ -408,14 +415,19 @@ def _download(name, spec, folder):
                     "download and extract the archive yourself and pass path=."
                 )
         with zipfile.ZipFile(archive) as zf:
-            # Flatten the archive's folder into the cache folder; only plain file
-            # names are used, so no member can escape the folder.
+            # Extract the ratings file and the README (its licence) flat into the
+            # cache folder. Only plain file names are used, so no member can escape
+            # the folder; each file appears under its name only once complete.
             for member in zf.infolist():
                 base = os.path.basename(member.filename)
-                if member.is_dir() or not base or base.startswith("."):
+                if member.is_dir() or not (
+                    base in spec["files"] or base.lower().startswith("readme")
+                ):
                     continue
-                with zf.open(member) as src, open(folder / base, "wb") as dst:
+                partial = folder / (base + ".part")
+                with zf.open(member) as src, open(partial, "wb") as dst:
                     shutil.copyfileobj(src, dst, length=1 << 20)
+                os.replace(partial, folder / base)
     finally:
         if archive.exists():
             archive.unlink()
@@ -437,8 +449,9 @@ def load_movielens(name="ml-latest-small", *, data_home=None, download=True, pat
     ``<data_home>/<name>/``; finally, when ``download=True``, the official
     GroupLens archive ``https://files.grouplens.org/datasets/movielens/<name>.zip``
     is downloaded once into that cache folder, its SHA-256 checksum verified
-    (where the checksum is known; it is unknown, and not verified, for ml-10m)
-    and extracted there.
+    (where the checksum is known; it is unknown, and not verified, for ml-10m),
+    and its ratings file and README extracted there (the archive is then
+    deleted).
 
     ML-100K, ML-1M, ML-10M and ML-20M may not be redistributed: they are never
     copied anywhere but the cache folder you choose.
@@ -560,7 +573,7 @@ def load_movielens(name="ml-latest-small", *, data_home=None, download=True, pat
                 )
 
     users, items, ratings, timestamps = _parse(_read_bytes(found), found)
-    bunch = _build_bunch(users, items, ratings, timestamps, "")
+    bunch = _build_bunch(users, items, ratings, timestamps)
     extra = ""
     if found.name.startswith("ratings.csv") and bunch.timestamps is None and name == "ml-1m":
         extra = "Item ids may be renumbered (no timestamps in this file)."

@@ -303,7 +303,10 @@ def pairs_to_matrix(X, y, shape=None):
         )
     if not np.all(np.isfinite(y)):
         k = int(np.flatnonzero(~np.isfinite(y))[0])
-        raise ValueError(f"Ratings must be finite; y[{k}] is {y[k]!r}.")
+        raise ValueError(
+            f"Ratings must be finite; y[{k}] is {float(y[k])!r}. Drop or impute "
+            "NaN/inf ratings first."
+        )
     if shape is None:
         if len(rows) == 0:
             raise ValueError("X is empty: pass shape= to build an empty matrix.")

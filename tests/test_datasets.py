@@ -149,7 +149,7 @@ def test_load_ratings_file_keeps_zero_and_negative_ratings(tmp_path):
 
 def test_load_ratings_file_tolerates_blank_lines_and_crlf(tmp_path):
     path = tmp_path / "r.csv"
-    path.write_bytes(b"user,item,rating\r\n1,1,3\r\n\r\n2,1,4\r\n\r\n")
+    path.write_bytes(b"\r\n\nuser,item,rating\r\n1,1,3\r\n\r\n2,1,4\r\n\r\n")
     data = load_ratings_file(path)
     assert data.y.tolist() == [3.0, 4.0]
 
@@ -159,13 +159,15 @@ def test_load_ratings_file_tolerates_blank_lines_and_crlf(tmp_path):
     [
         ("user,item,rating\n1,1,3\n\n2,2\n", r"r\.txt, line 4: expected 3 columns .* found 2"),
         ("1\t1\t3\t5\n2\t2\t3\t5\t9\n", r"r\.txt, line 2: expected 4 columns .* found 5"),
-        ("user,item,rating\n1,1,3\n2,2,good\n", r"line 3, column 3: the rating must be a number; got 'good'"),
-        ("1::1::3::5\n1.5::2::3::5\n", r"line 2, column 1: the user id must be an integer; got '1.5'"),
+        ("user,item,rating\n1,1,3\n2,2,good\n", r"line 3, column 3: the rating must be a number"),
+        ("1::1::3::5\n1.5::2::3::5\n", r"line 2, column 1: the user id must be an integer"),
         ("1,1,3\n2,x,3\n", r"line 2, column 2: the item id must be an integer; got 'x'"),
         ("1,1,3\n2,2,nan\n", r"line 2, column 3: the rating must be finite"),
         ("1,1,3,999\n2,2,3,soon\n", r"line 2, column 4: the timestamp must be an integer"),
         ("user,item\n1,1\n", r"r\.txt, header: expected 3 or 4 columns"),
-        ("1 1 3\n", r"cannot tell the column separator"),
+        ("1 1 3\n", r"r\.txt, line 1: cannot tell the column separator"),
+        ("\n\nuser,item,rating\n1,1,3\n2,2,x\n", r"r\.txt, line 5, column 3: the rating"),
+        ("\n1\t1\n", r"r\.txt, line 2: expected 3 or 4 columns"),
         ("", r"r\.txt holds no ratings"),
         ("\n\n", r"r\.txt holds no ratings"),
         ("user,item,rating\n", r"r\.txt holds no ratings: only a header"),
@@ -282,7 +284,8 @@ def fake_download(monkeypatch):
             "ml-100k/": "",
             "ml-100k/u.data": TAB,
             "ml-100k/README": "fake readme",
-            "../escape.txt": "must stay inside the cache folder",
+            "ml-100k/u.item": "not needed",
+            "../../readme.escape": "must stay inside the cache folder",
         }
     )
     calls = []
@@ -306,13 +309,15 @@ def test_download_once_then_cache(tmp_path, fake_download):
     url, destination = fake_download[0]
     assert url == "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
     assert destination.parent == home / "ml-100k"
-    # extracted flat into the cache folder, archive removed, nothing escaped
+    # ratings and README extracted flat into the cache folder, archive removed,
+    # nothing escaped the folder
     assert sorted(p.name for p in (home / "ml-100k").iterdir()) == [
         "README",
-        "escape.txt",
+        "readme.escape",
         "u.data",
     ]
-    assert not (tmp_path / "escape.txt").exists()
+    assert (home / "ml-100k" / "README").read_text() == "fake readme"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]
     # second call: read from the cache, no download (even when allowed)
     again = load_movielens("ml-100k", data_home=home)
     assert len(fake_download) == 1
@@ -481,3 +486,12 @@ def test_make_ratings_ml10m_scale():
     assert R.shape == (69878, 10677) and R.nnz == round(0.0134 * 69878 * 10677)
     assert R.getnnz(axis=1).min() >= 1 and R.getnnz(axis=0).min() >= 1
     assert np.all(np.diff(data.X[:, 0] * 10677 + data.X[:, 1]) > 0)  # sorted, unique
+
+
+def test_readers_do_not_need_pandas(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pandas", None)  # any "import pandas" now fails
+    data = load_ratings_file(write(tmp_path / "ratings.csv.gz", CSV4, compress=True))
+    check_bunch(data, 3, 2, 2)
+    assert make_ratings(50, 30, 0.1, random_state=0).ratings.nnz == 150
