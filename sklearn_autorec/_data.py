@@ -97,7 +97,7 @@ def _check_ids(column, what):
                 "id: drop those rows before calling this method."
             )
         if not np.all(column == np.round(column)):
-            bad = column[column != np.round(column)][0]
+            bad = float(column[column != np.round(column)][0])
             raise ValueError(
                 f"{what} ids must be integers or strings; got the non-integer float "
                 f"{bad!r}. If X mixes ids with other numeric features, pass only the "
@@ -219,19 +219,28 @@ def parse_ratings(X, y=None, *, require_y=False, context="fit"):
                 "entries become the ratings)."
             )
         users, items = arr[:, 0], arr[:, 1]
+    if y is None and require_y:
+        raise ValueError(
+            f"{context}: this estimator requires y to be passed, but the target y "
+            "is None. With (user, item) pairs as X, pass the ratings as y; or pass "
+            "a scipy sparse rating matrix as X."
+        )
     users = _check_ids(users, "user")
     items = _check_ids(items, "item")
-    if y is None:
-        if require_y:
-            raise ValueError(
-                f"{context}: this estimator requires y to be passed, but the target y "
-                "is None. With (user, item) pairs as X, pass the ratings as y; or pass "
-                "a scipy sparse rating matrix as X."
-            )
-        values = None
-    else:
-        values = _check_values(y, len(users))
+    values = None if y is None else _check_values(y, len(users))
     return Ratings(users, items, values)
+
+
+def _sorted_unique(values):
+    """Sorted unique values (sort and compare neighbours: faster than np.unique's
+    hash-based path on millions of ids)."""
+    values = np.sort(values, kind="stable")
+    if len(values) == 0:
+        return values
+    keep = np.empty(len(values), dtype=bool)
+    keep[0] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
 
 
 class IdIndex:
@@ -248,7 +257,7 @@ class IdIndex:
     """
 
     def __init__(self, ids, what, *, sorted_unique=False):
-        self.ids = ids if sorted_unique else np.unique(ids)
+        self.ids = ids if sorted_unique else _sorted_unique(ids)
         self.what = what
 
     def __len__(self):

@@ -169,8 +169,10 @@ class AutoRecNet(torch.nn.Module):
         super().__init__()
         sizes = list(hidden_layer_sizes)
 
+        import os
         def glorot(fan_in, fan_out, shape):
             bound = np.sqrt(6.0 / (fan_in + fan_out))
+            if os.environ.get("INIT") == "lin": bound = 1/np.sqrt(fan_in)
             t = torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1
             return torch.nn.Parameter((t * bound).to(dtype))
 
