@@ -58,8 +58,8 @@ def test_sparse_loss_and_gradients_match_dense_reference(activation, output_acti
     R = random_ratings(23, 31, 0.25, seed=len(sizes) + len(activation))
     alpha, n = 0.7, R.nnz
     gen = torch.Generator().manual_seed(0)
-    net = AutoRecNet(R.shape[1], sizes, activation, output_activation, (-1.0, 5.0), 3.0,
-                     gen, torch.float64)
+    net = AutoRecNet(R.shape[1], sizes, activation, output_activation, (-1.0, 5.0), gen,
+                     torch.float64)
     with torch.no_grad():  # non-trivial biases so every gradient is exercised
         for b in net.unpenalized():
             b.add_(torch.rand(b.shape, generator=gen, dtype=torch.float64) - 0.5)
@@ -70,7 +70,7 @@ def test_sparse_loss_and_gradients_match_dense_reference(activation, output_acti
     with torch.no_grad():
         for w in net.penalized():
             w.grad.add_(w, alpha=alpha / n)
-    sparse_loss = sse + alpha / 2 * sum(float((w ** 2).sum()) for w in net.penalized())
+    sparse_loss = sse + alpha / 2 * sum(float((w.detach() ** 2).sum()) for w in net.penalized())
     sparse_grads = [p.grad.clone() * n for p in net.parameters()]
 
     # The dense reference, on copies of the same parameters.
@@ -79,9 +79,8 @@ def test_sparse_loss_and_gradients_match_dense_reference(activation, output_acti
     hidden = [(by_name[f"hidden_weights.{j}"], by_name[f"hidden_biases.{j}"])
               for j in range(len(sizes) - 1)]
     Rd = torch.as_tensor(R.toarray())
-    M = torch.as_tensor((R != 0).toarray() | sp.csr_matrix(
-        (np.ones(R.nnz), R.indices, R.indptr), shape=R.shape).toarray().astype(bool))
-    M = M.to(torch.float64)
+    M = torch.as_tensor(sp.csr_matrix((np.ones(R.nnz), R.indices, R.indptr),
+                                      shape=R.shape).toarray())  # the observed mask
     ref = dense_reference_loss(
         Rd, M, (by_name["encoder_weight"], by_name["encoder_bias"], hidden,
                 by_name["decoder_weight"], by_name["decoder_bias"]),
