@@ -75,8 +75,8 @@ def _raise_duplicate(users, items, where):
         raise ValueError(
             f"{where} holds the (user, item) pair ({describe_id(users, k)}, "
             f"{describe_id(items, k)}) more than once. Each pair must be rated at most "
-            "once: drop or average the duplicates before fitting (scipy would "
-            "silently sum them, which this estimator refuses to do)."
+            "once: drop or average the duplicates first (scipy would silently sum "
+            "them, which this package refuses to do)."
         )
 
 
@@ -93,8 +93,8 @@ def _check_ids(column, what):
     if kind == "f":
         if not np.all(np.isfinite(column)):
             raise ValueError(
-                f"X contains NaN or infinite {what} ids; every rating needs a {what} "
-                "id: drop those rows before calling this method."
+                f"X contains NaN or infinite {what} ids; every rating needs "
+                f"{'an' if what == 'item' else 'a'} {what} id: drop those rows first."
             )
         if not np.all(column == np.round(column)):
             bad = float(column[column != np.round(column)][0])
@@ -120,13 +120,11 @@ def _check_ids(column, what):
         missing = [v for v in column if v is None or (isinstance(v, float) and v != v)]
         if missing:
             raise ValueError(
-                f"X contains missing {what} ids (None or NaN); every rating needs a "
-                f"{what} id: drop those rows before calling this method."
+                f"X contains missing {what} ids (None or NaN); every rating needs "
+                f"{'an' if what == 'item' else 'a'} {what} id: drop those rows first."
             )
-        try:
+        if all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in column):
             return _check_ids(column.astype(np.float64), what)
-        except (TypeError, ValueError):
-            pass
         kinds = sorted({type(v).__name__ for v in column})
         raise TypeError(
             f"{what} ids must be all integers or all strings; got a mix of "
@@ -154,8 +152,8 @@ def _check_values(values, n):
     if not np.all(np.isfinite(values)):
         k = int(np.flatnonzero(~np.isfinite(values))[0])
         raise ValueError(
-            f"Ratings must be finite; rating number {k} is {values[k]!r}. Drop or "
-            "impute NaN/inf ratings before fitting."
+            f"Ratings must be finite; rating number {k} is {float(values[k])!r}. Drop "
+            "or impute NaN/inf ratings first."
         )
     return values
 

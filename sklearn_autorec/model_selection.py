@@ -20,40 +20,21 @@ import scipy.sparse as sp
 from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import check_random_state
 
+from ._data import IdIndex, find_duplicate, parse_ratings
+
 __all__ = ["WarmStartKFold", "matrix_to_pairs", "pairs_to_matrix", "train_test_split"]
 
 
 def _check_matrix(R, what="R"):
-    """Return the COO triplets of sparse ``R``, refusing duplicate entries."""
+    """Return the triplets of sparse ``R`` (the data contract: duplicates refused)."""
     if not sp.issparse(R):
         raise TypeError(
             f"{what} must be a scipy sparse rating matrix; got {type(R).__name__}. "
             "Convert a dense matrix with scipy.sparse.csr_matrix (its stored entries "
             "become the ratings), or pass (user, item) pairs to the pair functions."
         )
-    if R.ndim != 2:
-        raise ValueError(f"{what} must be 2-D (users x items); got {R.ndim} dimensions.")
-    coo = R.tocoo()
-    rows = np.asarray(coo.row, dtype=np.int64)
-    cols = np.asarray(coo.col, dtype=np.int64)
-    _check_no_duplicates(rows, cols, R.shape[1], f"{what} has a duplicate entry")
-    return rows, cols, np.asarray(coo.data)
-
-
-def _check_no_duplicates(rows, cols, n_cols, prefix):
-    """Raise a ValueError naming one (row, col) pair that occurs twice."""
-    if len(rows) < 2:
-        return
-    keys = np.sort(rows * np.int64(n_cols) + cols)
-    same = np.flatnonzero(keys[1:] == keys[:-1])
-    if len(same):
-        key = int(keys[same[0]])
-        raise ValueError(
-            f"{prefix}: the (user, item) pair ({key // n_cols}, {key % n_cols}) is stored "
-            "more than once. Each pair must be rated at most once; scipy would sum the "
-            "duplicates, which this function refuses to do: drop or average them first "
-            "(and do not rely on sum_duplicates)."
-        )
+    parsed = parse_ratings(R, context=what)
+    return parsed.users, parsed.items, parsed.values
 
 
 def _like(R, data, rows, cols):
@@ -201,24 +182,6 @@ def matrix_to_pairs(R):
     return np.column_stack([rows[order], cols[order]]), data[order].copy()
 
 
-def _pairs_array(X):
-    """Return an ``(n, 2)`` array of the pairs in ``X`` (ndarray, list or DataFrame)."""
-    if hasattr(X, "iloc") and hasattr(X, "columns"):
-        if X.shape[1] != 2:
-            raise ValueError(
-                f"X must have exactly two columns (user id, item id); the DataFrame has "
-                f"{X.shape[1]}: {list(X.columns)}."
-            )
-        return np.column_stack([X.iloc[:, 0].to_numpy(), X.iloc[:, 1].to_numpy()])
-    arr = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=object)
-    if arr.ndim != 2 or arr.shape[1] != 2:
-        raise ValueError(
-            "X must hold (user_id, item_id) pairs of shape (n_samples, 2); got shape "
-            f"{arr.shape}."
-        )
-    return arr
-
-
 def pairs_to_matrix(X, y, shape=None):
     """Build a CSR rating matrix from ``(row, col)`` pairs and ratings.
 
@@ -262,51 +225,15 @@ def pairs_to_matrix(X, y, shape=None):
     >>> float(R[1, 0]), float(R[0, 2])
     (0.0, 4.0)
     """
-    arr = _pairs_array(X)
-    ids = []
-    for k, what in enumerate(("row", "column")):
-        col = arr[:, k]
-        if col.dtype.kind in "iu":
-            if len(col) and col.min() < 0:
-                raise ValueError(
-                    f"The {what} ids of X must be non-negative integers; got "
-                    f"{col[col < 0][0]!r}."
-                )
-            ids.append(col.astype(np.int64))
-            continue
-        try:
-            as_float = np.asarray(col, dtype=np.float64)
-        except (TypeError, ValueError):
+    parsed = parse_ratings(X, y, require_y=True, context="pairs_to_matrix")
+    rows, cols, y = parsed.users, parsed.items, parsed.values
+    for ids, what in ((rows, "row"), (cols, "column")):
+        if ids.dtype.kind != "i" or (len(ids) and ids.min() < 0):
+            bad = ids[0] if ids.dtype.kind != "i" else ids[ids < 0][0]
             raise ValueError(
-                f"The {what} ids of X must be non-negative integers; got non-numeric "
-                f"values such as {col[0]!r}. Encode ids to indices first."
-            ) from None
-        if not np.all(np.isfinite(as_float)) or not np.all(as_float == np.round(as_float)):
-            bad = col[~(np.isfinite(as_float) & (as_float == np.round(as_float)))][0]
-            raise ValueError(
-                f"The {what} ids of X must be non-negative integers; got {bad!r}."
+                f"The {what} ids of X must be non-negative integers (matrix indices); "
+                f"got {bad.item()!r}. Encode other ids to indices first."
             )
-        if np.any(as_float < 0):
-            raise ValueError(
-                f"The {what} ids of X must be non-negative integers; got "
-                f"{col[as_float < 0][0]!r}."
-            )
-        ids.append(as_float.astype(np.int64))
-    rows, cols = ids
-    try:
-        y = np.asarray(y, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError("y must hold numeric ratings.") from None
-    if y.ndim != 1 or len(y) != len(rows):
-        raise ValueError(
-            f"y must have shape ({len(rows)},), one rating per pair; got {y.shape}."
-        )
-    if not np.all(np.isfinite(y)):
-        k = int(np.flatnonzero(~np.isfinite(y))[0])
-        raise ValueError(
-            f"Ratings must be finite; y[{k}] is {float(y[k])!r}. Drop or impute "
-            "NaN/inf ratings first."
-        )
     if shape is None:
         if len(rows) == 0:
             raise ValueError("X is empty: pass shape= to build an empty matrix.")
@@ -323,37 +250,16 @@ def pairs_to_matrix(X, y, shape=None):
                 f"shape={shape} is too small for the pairs: the largest row id is "
                 f"{rows.max()} and the largest column id {cols.max()}."
             )
-    _check_no_duplicates(rows, cols, max(shape[1], 1), "X has a duplicate pair")
+    k = find_duplicate(rows, cols)
+    if k is not None:
+        raise ValueError(
+            f"X has a duplicate pair: ({rows[k]}, {cols[k]}) occurs more than once. Each "
+            "pair must be rated at most once; drop or average the duplicates first "
+            "(scipy would sum them, which this function refuses to do)."
+        )
     R = sp.csr_matrix((y, (rows, cols)), shape=shape)
     R.sort_indices()
     return R
-
-
-def _encode_column(column):
-    """Integer codes of a column of hashable ids (ints, strings, or a mix)."""
-    column = np.asarray(column)
-    if column.dtype.kind == "f" and not np.all(np.isfinite(column)):
-        raise ValueError(
-            "X contains NaN or infinite ids; every rating needs a user and an item "
-            "id: drop those rows first."
-        )
-    if column.dtype.kind == "O":
-        if any(v is None or (isinstance(v, float) and v != v) for v in column.tolist()):
-            raise ValueError(
-                "X contains missing ids (None or NaN); every rating needs a user and "
-                "an item id: drop those rows first."
-            )
-        try:
-            return np.unique(column, return_inverse=True)[1].ravel()
-        except TypeError:
-            # Mixed types that do not sort together: encode by first appearance.
-            codes = {}
-            return np.fromiter(
-                (codes.setdefault(v, len(codes)) for v in column.tolist()),
-                dtype=np.int64,
-                count=len(column),
-            )
-    return np.unique(column, return_inverse=True)[1].ravel()
 
 
 class WarmStartKFold(BaseCrossValidator):
@@ -453,15 +359,15 @@ class WarmStartKFold(BaseCrossValidator):
 
     def _folds(self, X):
         """Fold of each rating: ``0..n_splits-1``, or -1 for never tested."""
-        arr = _pairs_array(X)
-        n = len(arr)
+        parsed = parse_ratings(X, context="WarmStartKFold.split")
+        n = len(parsed)
         if n < self.n_splits:
             raise ValueError(
                 f"Cannot have n_splits={self.n_splits} greater than the number of "
                 f"ratings n_samples={n}."
             )
-        users = _encode_column(arr[:, 0])
-        items = _encode_column(arr[:, 1])
+        users = IdIndex(parsed.users, "user").fit_transform(parsed.users)
+        items = IdIndex(parsed.items, "item").fit_transform(parsed.items)
         rng = check_random_state(self.random_state)
         # KFold's fold sizes: the first n % n_splits folds hold one extra rating.
         sizes = np.full(self.n_splits, n // self.n_splits, dtype=np.int64)

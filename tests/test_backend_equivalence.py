@@ -86,7 +86,7 @@ def test_sparse_loss_and_gradients_match_dense_reference(activation, output_acti
                 by_name["decoder_weight"], by_name["decoder_bias"]),
         activation, output_activation, -1.0, 5.0, alpha)
     ref.backward()
-    assert sparse_loss == pytest.approx(float(ref), rel=1e-9)
+    assert sparse_loss == pytest.approx(float(ref.detach()), rel=1e-9)
     for (name, _), g, c in zip(net.named_parameters(), sparse_grads, copies):
         err = float((g - c.grad).norm() / max(float(c.grad.norm()), 1e-12))
         assert err < 1e-6, f"gradient of {name} differs by {err:.2e}"
