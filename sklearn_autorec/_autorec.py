@@ -273,7 +273,7 @@ class AutoRecRegressor(RatingRegressorBase):
             batch_size=int(self.batch_size), max_iter=int(self.max_iter),
             validation=validation, n_iter_no_change=int(self.n_iter_no_change),
             tol=float(self.tol), rating_range=(self.rating_min_, self.rating_max_),
-            seed=seed, verbose=self.verbose,
+            init_output=float(np.mean(train.ratings)), seed=seed, verbose=self.verbose,
             device=dev, dtype=torch.float32 if dtype is None else dtype,
         )
         self.coefs_ = result["coefs"]
