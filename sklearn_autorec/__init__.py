@@ -7,7 +7,9 @@ Importing the package does not import torch; only training does.
 """
 
 from ._autorec import AutoRecRegressor
+from ._baseline import BaselineRegressor
+from ._mf import BiasedMFRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["AutoRecRegressor", "__version__"]
+__all__ = ["AutoRecRegressor", "BaselineRegressor", "BiasedMFRegressor", "__version__"]

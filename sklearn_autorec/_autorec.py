@@ -94,6 +94,11 @@ class AutoRecRegressor(RatingRegressorBase):
         objective stops improving and keeps the last weights.
     validation_fraction : float, default=0.1
         Fraction of the ratings held out for early stopping.
+    refit : bool, default=True
+        With ``early_stopping``, train again from the same initial weights on
+        all the ratings (the held-out ones included) for the number of epochs
+        that gave the best validation RMSE, so no rating is lost to validation.
+        Costs about that many epochs more.
     n_iter_no_change : int, default=20
         Epochs without improvement before stopping.
     tol : float, default=1e-4
@@ -128,13 +133,18 @@ class AutoRecRegressor(RatingRegressorBase):
         Cached last hidden layer of every training vector: predicting a pair is
         one dot product with a decoder row.
     loss_curve_ : list of float
-        Training objective per epoch, divided by the number of training ratings.
+        Training objective per epoch of the final model, divided by the number
+        of its training ratings.
     validation_scores_ : list of float or None
         Validation RMSE per epoch when ``early_stopping=True``.
     best_validation_score_ : float or None
-        Lowest validation RMSE, whose weights were kept.
+        Lowest validation RMSE.
+    best_iter_ : int or None
+        Epoch of the lowest validation RMSE (with ``early_stopping``); the
+        final model is trained for that many epochs on all the ratings
+        (``refit=True``) or is the held-out run's weights at that epoch.
     n_iter_ : int
-        Epochs run.
+        Epochs run to train the final model.
     device_ : str
         The torch device used for training.
     user_ids_, item_ids_ : ndarray
@@ -195,6 +205,7 @@ class AutoRecRegressor(RatingRegressorBase):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "refit": ["boolean"],
         "tol": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -205,8 +216,8 @@ class AutoRecRegressor(RatingRegressorBase):
                  output_activation="identity", alpha=300.0, dropout=0.0, input_dropout=0.0,
                  solver="lbfgs", learning_rate_init=1e-3, batch_size=256, max_iter=300,
                  early_stopping=True, validation_fraction=0.1, n_iter_no_change=20,
-                 tol=1e-4, random_state=None, verbose=False, device="auto", clip=True,
-                 unknown="baseline"):
+                 refit=True, tol=1e-4, random_state=None, verbose=False, device="auto",
+                 clip=True, unknown="baseline"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.item_based = item_based
         self.activation = activation
@@ -221,6 +232,7 @@ class AutoRecRegressor(RatingRegressorBase):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.refit = refit
         self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
@@ -264,31 +276,46 @@ class AutoRecRegressor(RatingRegressorBase):
                     "set early_stopping=False or give more ratings.")
             validation = (rows[~keep], coords[~keep], data.ratings[~keep])
             train = data.subset(keep)
-        result = train_autorec(
-            train.csr(by="item" if self.item_based else "user"),
+        common = dict(
             hidden_layer_sizes=sizes, activation=self.activation,
             output_activation=self.output_activation, alpha=float(self.alpha),
             dropout=float(self.dropout), input_dropout=float(self.input_dropout),
             solver=self.solver, learning_rate_init=float(self.learning_rate_init),
-            batch_size=int(self.batch_size), max_iter=int(self.max_iter),
-            validation=validation, n_iter_no_change=int(self.n_iter_no_change),
-            tol=float(self.tol), rating_range=(self.rating_min_, self.rating_max_),
-            init_output=float(np.mean(train.ratings)), seed=seed, verbose=self.verbose,
-            device=dev, dtype=torch.float32 if dtype is None else dtype,
+            batch_size=int(self.batch_size), tol=float(self.tol),
+            rating_range=(self.rating_min_, self.rating_max_), seed=seed,
+            verbose=self.verbose, device=dev,
+            dtype=torch.float32 if dtype is None else dtype,
         )
+        by = "item" if self.item_based else "user"
+        result = train_autorec(
+            train.csr(by=by), max_iter=int(self.max_iter), validation=validation,
+            n_iter_no_change=int(self.n_iter_no_change),
+            init_output=float(np.mean(train.ratings)), **common)
+        self.validation_scores_ = result["validation_scores"]
+        self.best_validation_score_ = (
+            min(self.validation_scores_) if self.validation_scores_ else None)
+        self.best_iter_ = result["best_iter"] if self.early_stopping else None
+        converged = result["converged"]
+        if self.early_stopping and self.refit:
+            if self.verbose:
+                print(f"Refitting on all {len(data)} ratings for {self.best_iter_} "
+                      "iterations", flush=True)
+            # Same seed, so the same initial weights; no stopping rule: exactly
+            # best_iter_ epochs over all the ratings, validation ones included.
+            result = train_autorec(
+                data.csr(by=by), max_iter=self.best_iter_, validation=None,
+                n_iter_no_change=self.best_iter_ + 1,
+                init_output=float(np.mean(data.ratings)), **common)
         self.coefs_ = result["coefs"]
         self.intercepts_ = result["intercepts"]
         self.codes_ = result["codes"]
         self.loss_curve_ = result["loss_curve"]
-        self.validation_scores_ = result["validation_scores"]
-        self.best_validation_score_ = (
-            min(self.validation_scores_) if self.validation_scores_ else None)
         self.n_iter_ = result["n_iter"]
         self.device_ = str(dev)
-        if not result["converged"]:
+        if not converged:
             warnings.warn(
                 f"AutoRecRegressor stopped at max_iter={self.max_iter} before its "
-                "stopping rule was met; raise max_iter (or n_iter_no_change lower) "
+                "stopping rule was met; raise max_iter (or lower n_iter_no_change) "
                 "for a converged model.", ConvergenceWarning)
 
     def _predict_encoded(self, users, items):

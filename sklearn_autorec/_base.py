@@ -66,6 +66,12 @@ class RatingRegressorBase(RegressorMixin, BaseEstimator):
     ``_fit_encoded(data)`` and ``_predict_encoded(users, items)``.
     """
 
+    #: True for a model whose own global mean and user/item biases are part of
+    #: the model (the baselines): it fits ``global_mean_``, ``user_bias_`` and
+    #: ``item_bias_`` in ``_fit_encoded``, so ``fit`` skips the separate fallback
+    #: biases and ``unknown="baseline"`` uses the model's own.
+    _fits_own_biases = False
+
     _parameter_constraints = {
         "clip": ["boolean"],
         "unknown": [StrOptions({"baseline", "nan", "raise"}), Real],
@@ -150,7 +156,8 @@ class RatingRegressorBase(RegressorMixin, BaseEstimator):
         """
         self._validate_params()
         data = self._encode_training_data(X, y)
-        self._fit_fallback_biases(data)
+        if not self._fits_own_biases:
+            self._fit_fallback_biases(data)
         self._fit_encoded(data)
         return self
 

@@ -15,7 +15,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from contract import as_pairs, small_ratings
-from sklearn_autorec import AutoRecRegressor
+from sklearn_autorec import AutoRecRegressor, BaselineRegressor, BiasedMFRegressor
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -51,6 +51,13 @@ EXPECTED_FAILED["check_estimator_sparse_tag"] = _SPARSE_X
 @parametrize_with_checks([AutoRecRegressor(**FAST)],
                          expected_failed_checks=lambda est: EXPECTED_FAILED)
 def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@parametrize_with_checks([BaselineRegressor(), BiasedMFRegressor(n_components=4, max_iter=5,
+                                                                 random_state=0)],
+                         expected_failed_checks=lambda est: EXPECTED_FAILED)
+def test_sklearn_estimator_checks_baselines(estimator, check):
     check(estimator)
 
 
