@@ -79,15 +79,15 @@ class _Batch:
         """
         if self._by_coord is None:
             perm = torch.argsort(self.coords, stable=True)
-            unique, counts = torch.unique_consecutive(self.coords[perm], return_counts=True)
+            # One bag per coordinate, empty for those absent from the batch, so
+            # embedding_bag writes the (n_coords, k) result directly.
+            counts = torch.bincount(self.coords, minlength=self.n_coords)
             offsets = torch.zeros_like(counts)
-            offsets[1:] = torch.cumsum(counts, 0)[:-1]
-            self._by_coord = (perm, self.pos[perm], unique, offsets)
-        perm, pos, unique, offsets = self._by_coord
-        seg = F.embedding_bag(pos, dense, offsets, mode="sum", per_sample_weights=weights[perm])
-        out = dense.new_zeros((self.n_coords, dense.shape[1]))
-        out.index_copy_(0, unique, seg)
-        return out
+            torch.cumsum(counts[:-1], 0, out=offsets[1:])
+            self._by_coord = (perm, self.pos[perm], offsets)
+        perm, pos, offsets = self._by_coord
+        return F.embedding_bag(pos, dense, offsets, mode="sum",
+                               per_sample_weights=weights[perm])
 
 
 class SparseRows:
@@ -384,7 +384,9 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
             order = torch.randperm(data.n_rows, generator=cpu_gen).to(dev)
             sse = 0.0
             for batch in data.batches(order, batch_size):
-                opt.zero_grad(set_to_none=False)
+                # set_to_none: autograd adopts the fresh gradients instead of
+                # zero-filling the dense weight gradients and adding into them.
+                opt.zero_grad(set_to_none=True)
                 sse += _objective(net, [batch], n_ratings, alpha, dropout, input_dropout,
                                   dev_gen if stochastic else None)
                 opt.step()

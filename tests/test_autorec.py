@@ -68,14 +68,31 @@ def test_loss_curve_is_the_paper_objective_per_rating():
 
 def test_early_stopping_restores_the_best_weights():
     model = AutoRecRegressor(hidden_layer_sizes=(20,), alpha=0.01, max_iter=200,
-                             n_iter_no_change=5, random_state=0).fit(X_TRAIN, Y_TRAIN)
+                             n_iter_no_change=5, refit=False,
+                             random_state=0).fit(X_TRAIN, Y_TRAIN)
     scores = model.validation_scores_
     assert model.n_iter_ == len(scores) == len(model.loss_curve_) < 200
     assert model.best_validation_score_ == min(scores)
     best = int(np.argmin(scores))
+    assert model.best_iter_ == best + 1
     assert len(scores) - 1 - best == 5  # stopped n_iter_no_change epochs after the best
     # the restored weights give the best validation RMSE, not the last one
     assert scores[-1] > model.best_validation_score_
+
+
+def test_refit_trains_on_all_ratings_for_the_best_epoch_count():
+    params = dict(hidden_layer_sizes=(20,), alpha=0.01, random_state=0)
+    model = AutoRecRegressor(max_iter=200, n_iter_no_change=5, **params).fit(X_TRAIN,
+                                                                             Y_TRAIN)
+    assert model.n_iter_ == model.best_iter_ == len(model.loss_curve_)
+    assert len(model.validation_scores_) == model.best_iter_ + 5
+    # exactly a plain fit on all the ratings for best_iter_ epochs, same seed
+    plain = AutoRecRegressor(max_iter=model.best_iter_, early_stopping=False,
+                             n_iter_no_change=1000, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plain.fit(X_TRAIN, Y_TRAIN)
+    np.testing.assert_array_equal(model.predict(X_TEST), plain.predict(X_TEST))
 
 
 def test_convergence_warning_at_max_iter():
@@ -85,7 +102,7 @@ def test_convergence_warning_at_max_iter():
 
 def test_verbose_prints_one_line_per_epoch(capsys):
     model = AutoRecRegressor(hidden_layer_sizes=(4,), max_iter=3, n_iter_no_change=50,
-                             verbose=True, random_state=0)
+                             verbose=True, refit=False, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(R_TRAIN)
