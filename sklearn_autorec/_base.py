@@ -2,9 +2,11 @@
 
 Every estimator of the package derives from :class:`RatingRegressorBase` and
 implements only ``_fit_encoded`` (train on encoded ratings) and
-``_predict_encoded`` (predict pairs of known, encoded ids).  Input parsing, id
+``_predict_encoded`` (predict pairs of known, encoded ids), plus, for speed,
+``_score_items`` (one user's predictions for all items) and ``_item_vectors``
+(the item representation behind ``similar_items``).  Input parsing, id
 encoding, duplicate detection, the fallback for unknown users/items, clipping,
-output forms and scoring live here, once.
+output forms, scoring and top-n recommending live here, once.
 """
 
 from numbers import Real
@@ -14,16 +16,54 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ._biases import fit_biases
-from ._data import IdIndex, describe_id, find_duplicate, parse_ratings
+from ._data import IdIndex, _check_ids, describe_id, find_duplicate, parse_ratings
 
 __all__ = ["RatingRegressorBase", "EncodedRatings"]
 
 # Regularisation of the fallback biases (Surprise's BaselineOnly defaults).
 FALLBACK_USER_ALPHA = 15.0
 FALLBACK_ITEM_ALPHA = 10.0
+# recommend / similar_items score blocks of at most this many (row, item) cells
+# at once (8 MiB of float64), so their memory is O(n_items * rows per block).
+_SCORE_BLOCK = 1 << 20
+
+
+def _top_n(scores, n):
+    """Columns of the ``n`` largest scores of each row, best first.
+
+    ``np.argpartition`` selects them in ``O(n_columns)`` per row; only those
+    ``n`` are sorted (by decreasing score, then increasing column).
+    """
+    if n < scores.shape[1]:
+        top = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+    else:
+        top = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
+    values = np.take_along_axis(scores, top, axis=1)
+    order = np.lexsort((top, -values), axis=-1)
+    return np.take_along_axis(top, order, axis=1)
+
+
+def _check_n(n, limit, what):
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive int; got {n!r}.")
+    if n > limit:
+        raise ValueError(
+            f"n={n} but the model has only {limit} {what}; ask for at most {limit}.")
+    return int(n)
+
+
+def _has_item_vectors(estimator):
+    """``available_if`` check of ``similar_items``."""
+    if type(estimator)._item_vectors is RatingRegressorBase._item_vectors:
+        raise AttributeError(
+            f"{type(estimator).__name__} has no item representation (its model is a "
+            "global mean and biases only), so it has no similar_items; use "
+            "BiasedMFRegressor or AutoRecRegressor.")
+    return True
 
 
 class EncodedRatings:
@@ -63,7 +103,15 @@ class RatingRegressorBase(RegressorMixin, BaseEstimator):
     """Base class of the rating estimators; not for direct use.
 
     Subclasses declare the parameters ``clip`` and ``unknown`` and implement
-    ``_fit_encoded(data)`` and ``_predict_encoded(users, items)``.
+    ``_fit_encoded(data)`` and ``_predict_encoded(users, items)``.  They may
+    override ``_score_items(users)`` (all items' predictions for a few users,
+    computed without pairing every user with every item) and must override
+    ``_item_vectors()`` to have :meth:`similar_items`.
+
+    Fitting stores, besides the id maps, the items each user rated
+    (``seen_indptr_`` and ``seen_indices_``: the CSR structure of the training
+    ratings by user, ``O(n_ratings)`` integers in the pickle), which
+    :meth:`recommend` excludes.
     """
 
     #: True for a model whose own global mean and user/item biases are part of
@@ -123,6 +171,14 @@ class RatingRegressorBase(RegressorMixin, BaseEstimator):
             self.n_features_in_ = 2
         self.rating_min_ = float(parsed.values.min())
         self.rating_max_ = float(parsed.values.max())
+        # The items each user rated, for recommend(exclude_seen=True): the CSR
+        # structure (no values) of the ratings by user, O(n_ratings) integers.
+        # The ratings are sorted by (user, item), so the items already are in
+        # CSR order.
+        self.seen_indptr_ = np.concatenate(
+            [[0], np.cumsum(np.bincount(users, minlength=self.n_users_))]).astype(np.int64)
+        self.seen_indices_ = items.astype(
+            np.int32 if self.n_items_ <= np.iinfo(np.int32).max else np.int64)
         return EncodedRatings(users, items, values, self.n_users_, self.n_items_)
 
     def _fit_fallback_biases(self, data, user_alpha=FALLBACK_USER_ALPHA,
@@ -289,3 +345,233 @@ class RatingRegressorBase(RegressorMixin, BaseEstimator):
         parsed, pred = self._predict_query(
             *self._encode_query(X, y, require_y=True, context="score"))
         return r2_score(parsed.values, pred, sample_weight=sample_weight)
+
+    # ------------------------------------------------------------ recommend
+    def _score_items(self, users):
+        """Unclipped predictions of encoded ``users`` for every item.
+
+        Parameters
+        ----------
+        users : ndarray of int64, shape (n_block,)
+            Encoded, known users.
+
+        Returns
+        -------
+        scores : ndarray of float64, shape (n_block, n_items_)
+            Row ``j`` holds ``_predict_encoded`` of user ``users[j]`` with items
+            ``0..n_items_ - 1``.  This generic version pairs the block's users
+            with all items; estimators override it with one matrix product.
+        """
+        n_items = self.n_items_
+        pred = self._predict_encoded(np.repeat(users, n_items),
+                                     np.tile(np.arange(n_items), len(users)))
+        return np.asarray(pred, dtype=np.float64).reshape(len(users), n_items)
+
+    def _item_vectors(self):
+        """Item representation compared by :meth:`similar_items`.
+
+        Returns
+        -------
+        vectors : ndarray of shape (n_items_, n_dims) or None
+            One row per item, in the order of ``item_ids_``; None (this base
+            version) when the model has none, which hides ``similar_items``.
+        """
+        return None
+
+    def _encode_ids(self, ids, what):
+        """Raw ids (a scalar or a 1-d sequence) -> (raw ndarray, encoded, scalar)."""
+        scalar = np.ndim(ids) == 0
+        raw = _check_ids(np.atleast_1d(np.asarray(ids)), what)
+        fitted = self.user_ids_ if what == "user" else self.item_ids_
+        return raw, IdIndex(fitted, what, sorted_unique=True).transform(raw), scalar
+
+    def recommend(self, users, n=10, *, exclude_seen=True):
+        """Recommend to each user the ``n`` items with the highest predicted rating.
+
+        Predictions are computed one block of users at a time, one matrix
+        product per block (``O(n_items_ * block)`` memory; no users x items
+        matrix is built), and the best ``n`` items are selected with
+        ``np.argpartition``.  Items are ranked by the unclipped prediction, so
+        items predicted above the rating range keep their order; the returned
+        scores are the predictions of :meth:`predict` (clipped when ``clip=True``).
+
+        Parameters
+        ----------
+        users : user id or array-like of user ids
+            Raw user ids, as in the training data (ints or strings).
+        n : int, default=10
+            Number of items per user.  A ``ValueError`` is raised when ``n``
+            exceeds the number of candidate items of a user (the items of the
+            model, less the user's training items when ``exclude_seen=True``):
+            the results are never silently shorter than ``n``.
+        exclude_seen : bool, default=True
+            Leave out the items the user rated in the training data (kept in
+            ``seen_indptr_`` and ``seen_indices_`` by ``fit``).
+
+        Returns
+        -------
+        items : ndarray of shape (n_users, n), or (n,) for a single user id
+            Raw item ids, best first.
+        scores : ndarray of float64 of the same shape
+            Their predicted ratings, non-increasing along each row.
+
+        Raises
+        ------
+        ValueError
+            If a user has no training ratings and ``unknown="raise"``, or ``n``
+            is too large.  With any other ``unknown`` policy, a user without
+            training ratings gets the items with the highest baseline
+            ``global_mean_ + item_bias_`` (the prediction of
+            ``unknown="baseline"``) and those baseline scores.
+        TypeError
+            If the ids are strings and the model's ints, or the reverse.
+
+        See Also
+        --------
+        similar_items : The items closest to given items.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_autorec import BaselineRegressor
+        >>> X = np.array([[0, 10], [0, 11], [1, 10], [1, 12], [2, 11], [2, 13]])
+        >>> y = np.array([5.0, 4.0, 3.0, 1.0, 4.0, 2.0])
+        >>> model = BaselineRegressor(user_alpha=1.0, item_alpha=1.0).fit(X, y)
+        >>> items, scores = model.recommend([0, 1], n=2)
+        >>> items
+        array([[13, 12],
+               [11, 13]])
+        >>> bool(np.allclose(scores[0], model.predict([[0, 13], [0, 12]])))
+        True
+        >>> model.recommend(0, n=1)  # one user id: one row
+        (array([13]), array([3.16...]))
+        """
+        check_is_fitted(self, "user_ids_")
+        raw, users, scalar = self._encode_ids(users, "user")
+        n = _check_n(n, self.n_items_, "items")
+        exclude_seen = bool(exclude_seen)
+        if exclude_seen and not hasattr(self, "seen_indptr_"):
+            raise ValueError(
+                "This model does not store its training items (it was fitted by an "
+                "older version of sklearn_autorec); refit it, or pass "
+                "exclude_seen=False.")
+        unknown = users < 0
+        if unknown.any() and isinstance(self.unknown, str) and self.unknown == "raise":
+            k = int(np.flatnonzero(unknown)[0])
+            raise ValueError(
+                f"{int(unknown.sum())} of the {len(users)} users have no training "
+                f"ratings (first: user {describe_id(raw, k)}). Set unknown='baseline' "
+                "to recommend them the items of highest baseline rating.")
+        if exclude_seen and (~unknown).any():
+            known = users[~unknown]
+            n_seen = self.seen_indptr_[known + 1] - self.seen_indptr_[known]
+            worst = int(np.argmax(n_seen))
+            if self.n_items_ - n_seen[worst] < n:
+                k = int(np.flatnonzero(~unknown)[worst])
+                raise ValueError(
+                    f"n={n} but user {describe_id(raw, k)} has only "
+                    f"{self.n_items_ - int(n_seen[worst])} unrated items of the "
+                    f"model's {self.n_items_}; lower n or pass exclude_seen=False.")
+        top = np.empty((len(users), n), dtype=np.int64)
+        scores = np.empty((len(users), n))
+        if unknown.any():
+            base = (self.global_mean_ + self.item_bias_)[None, :]
+            best = _top_n(base, n)
+            top[unknown] = best
+            scores[unknown] = np.take_along_axis(base, best, axis=1)
+        rows = np.flatnonzero(~unknown)
+        block = max(1, _SCORE_BLOCK // self.n_items_)
+        for start in range(0, len(rows), block):
+            r = rows[start:start + block]
+            pred = np.asarray(self._score_items(users[r]), dtype=np.float64)
+            if exclude_seen:
+                indptr = self.seen_indptr_
+                lo, hi = indptr[users[r]], indptr[users[r] + 1]
+                seen_rows = np.repeat(np.arange(len(r)), hi - lo)
+                seen_cols = np.concatenate(
+                    [self.seen_indices_[a:b] for a, b in zip(lo, hi)])
+                pred[seen_rows, seen_cols] = -np.inf
+            best = _top_n(pred, n)
+            top[r] = best
+            scores[r] = np.take_along_axis(pred, best, axis=1)
+        if self.clip:
+            np.clip(scores, self.rating_min_, self.rating_max_, out=scores)
+        items = self.item_ids_[top]
+        return (items[0], scores[0]) if scalar else (items, scores)
+
+    @available_if(_has_item_vectors)
+    def similar_items(self, items, n=10):
+        """Find the ``n`` items most similar to each given item.
+
+        Similarity is the cosine of the items' vectors in the model: the hidden
+        codes ``codes_`` for I-AutoRec, the decoder rows (``coefs_[-1].T``) for
+        U-AutoRec, ``item_factors_`` for BiasedMFRegressor (BaselineRegressor has
+        no item representation, hence no ``similar_items``).  An item with a
+        zero vector has similarity 0 to every item.  Items are compared one
+        block at a time (``O(n_items_ * block)`` memory); the item itself is
+        left out.
+
+        Parameters
+        ----------
+        items : item id or array-like of item ids
+            Raw item ids, as in the training data (ints or strings).
+        n : int, default=10
+            Number of similar items per item, at most ``n_items_ - 1`` (a
+            ``ValueError`` otherwise).
+
+        Returns
+        -------
+        similar : ndarray of shape (n_queries, n), or (n,) for a single item id
+            Raw ids of the most similar items, most similar first.
+        similarities : ndarray of float64 of the same shape
+            Their cosine similarities, in [-1, 1], non-increasing along each row.
+
+        Raises
+        ------
+        ValueError
+            If an item has no training ratings (it has no vector, whatever
+            ``unknown`` says), or ``n`` is too large.
+        TypeError
+            If the ids are strings and the model's ints, or the reverse.
+
+        See Also
+        --------
+        recommend : The items of highest predicted rating for users.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_autorec import BiasedMFRegressor
+        >>> from sklearn_autorec.datasets import make_ratings
+        >>> data = make_ratings(n_users=50, n_items=30, density=0.3, random_state=0)
+        >>> model = BiasedMFRegressor(n_components=4, random_state=0).fit(data.X, data.y)
+        >>> similar, sims = model.similar_items([0, 1], n=3)
+        >>> similar.shape, sims.shape
+        ((2, 3), (2, 3))
+        >>> bool(np.all(similar != np.array([[0], [1]])))  # never the item itself
+        True
+        """
+        check_is_fitted(self, "item_ids_")
+        raw, queries, scalar = self._encode_ids(items, "item")
+        if (queries < 0).any():
+            k = int(np.flatnonzero(queries < 0)[0])
+            raise ValueError(
+                f"Item {describe_id(raw, k)} has no training ratings, so the model "
+                "has no vector to compare; ask only for items in item_ids_.")
+        n = _check_n(n, self.n_items_ - 1, "other items")
+        vectors = np.asarray(self._item_vectors(), dtype=np.float64)
+        norms = np.linalg.norm(vectors, axis=1)
+        unit = vectors / np.where(norms > 0, norms, 1.0)[:, None]
+        top = np.empty((len(queries), n), dtype=np.int64)
+        sims = np.empty((len(queries), n))
+        block = max(1, _SCORE_BLOCK // self.n_items_)
+        for start in range(0, len(queries), block):
+            q = queries[start:start + block]
+            cos = unit[q] @ unit.T
+            cos[np.arange(len(q)), q] = -np.inf
+            best = _top_n(cos, n)
+            top[start:start + block] = best
+            sims[start:start + block] = np.take_along_axis(cos, best, axis=1)
+        np.clip(sims, -1.0, 1.0, out=sims)
+        similar = self.item_ids_[top]
+        return (similar[0], sims[0]) if scalar else (similar, sims)

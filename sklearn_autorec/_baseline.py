@@ -120,3 +120,7 @@ class BaselineRegressor(RatingRegressorBase):
 
     def _predict_encoded(self, users, items):
         return self.global_mean_ + self.user_bias_[users] + self.item_bias_[items]
+
+    def _score_items(self, users):
+        # mu + b_u + b_i for a block of users and all items (see recommend)
+        return self.global_mean_ + self.user_bias_[users][:, None] + self.item_bias_[None, :]

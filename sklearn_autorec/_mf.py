@@ -506,3 +506,12 @@ class BiasedMFRegressor(RatingRegressorBase):
             out[s:s + step] = (self.global_mean_ + self.user_bias_[u] + self.item_bias_[i]
                                + _rowdot(self.user_factors_[u], self.item_factors_[i]))
         return out
+
+    def _score_items(self, users):
+        # mu + b_u + b_i + Q p_u for a block of users and all items (see recommend)
+        return (self.global_mean_ + self.user_bias_[users][:, None] + self.item_bias_[None, :]
+                + self.user_factors_[users] @ self.item_factors_.T)
+
+    def _item_vectors(self):
+        # compared by similar_items
+        return self.item_factors_
