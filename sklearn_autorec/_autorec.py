@@ -161,6 +161,9 @@ class AutoRecRegressor(RatingRegressorBase):
         Training rating range, used by ``clip``.
     matrix_shape_ : tuple or None
         Shape of the training matrix, None when fitted on pairs.
+    seen_indptr_, seen_indices_ : ndarray
+        The training items of each user (CSR structure by encoded user, no
+        values), used by ``recommend(exclude_seen=True)``.
     n_features_in_ : int
         2, when fitted on pairs.
 
