@@ -240,3 +240,23 @@ def test_python_m_help():
     assert result.stdout.startswith("usage: python -m sklearn_autorec")
     for command in ("fit", "evaluate", "recommend", "--test-size"):
         assert command in result.stdout
+
+
+def test_main_job_trains_and_reports_on_a_ratings_file(tmp_path):
+    import io
+
+    from contract import as_pairs, small_ratings
+
+    X, y = as_pairs(small_ratings(n_users=60, n_items=40))
+    path = tmp_path / "ratings.csv"
+    path.write_text("user,item,rating\n" + "".join(
+        f"{u},{i},{r:g}\n" for (u, i), r in zip(X, y)))
+    out = io.StringIO()
+    results = cli.run_main_job(str(path), seed=0, out=out,
+                               autorec_params={"hidden_layer_sizes": (8,), "max_iter": 20})
+    text = out.getvalue()
+    assert set(results) == {"BaselineRegressor()", "AutoRec"}
+    assert all(0 < v < 2 for v in results.values())
+    assert "BaselineRegressor(): test RMSE" in text
+    assert "AutoRecRegressor(hidden_layer_sizes=(8,), max_iter=20, random_state=0)" in text
+    assert "AutoRec improves on the baseline by" in text
