@@ -65,7 +65,9 @@ def main():
     parser.add_argument("--dataset", default="ml-100k", choices=sorted(FILES))
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
     parser.add_argument("--params", default="", help='AutoRec parameters, e.g. "alpha=400"')
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="split seed")
+    parser.add_argument("--model-seed", type=int, default=None,
+                        help="AutoRec's random_state (default: the split seed)")
     parser.add_argument("--out", default=None, help="markdown file to append the table to")
     args = parser.parse_args()
 
@@ -78,7 +80,8 @@ def main():
     for name, model in [
         ("BaselineRegressor()", BaselineRegressor()),
         (f"AutoRecRegressor({args.params})",
-         AutoRecRegressor(random_state=args.seed, **params)),
+         AutoRecRegressor(random_state=args.seed if args.model_seed is None
+                          else args.model_seed, **params)),
     ]:
         rmse, seconds, notes = evaluate(model, X, y, train, test)
         iters = getattr(model, "n_iter_", "")
@@ -90,6 +93,8 @@ def main():
         "",
         f"{len(y):,} ratings; {len(train):,} train, {len(test):,} test. Machine: {machine()}.",
         f"Command: `python benchmarks/bench_accuracy.py --dataset {args.dataset}"
+        + (f" --seed {args.seed}" if args.seed else "")
+        + (f" --model-seed {args.model_seed}" if args.model_seed is not None else "")
         + (f' --params "{args.params}"' if args.params else "") + "`",
         "",
         "| model | test RMSE | fit (s) | iterations | warnings |",
