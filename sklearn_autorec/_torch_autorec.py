@@ -129,10 +129,16 @@ class _SparseEncoder(torch.autograd.Function):
 
 
 class _ObservedDecoder(torch.autograd.Function):
-    """``out[e] = codes[pos[e]] . weight[coords[e]]``: the decoder at observed entries."""
+    """``out[e] = codes[pos[e]] . weight[coords[e]] + bias[coords[e]]``.
+
+    The decoder's pre-activation at the observed entries only.  Every gradient
+    is a deterministic gather or segment sum (torch's own backward of
+    ``bias[coords]`` is a parallel scatter-add whose summation order varies
+    from run to run on the CPU).
+    """
 
     @staticmethod
-    def forward(ctx, codes, weight, batch):
+    def forward(ctx, codes, weight, bias, batch):
         ctx.save_for_backward(codes, weight)
         ctx.batch = batch
         with warnings.catch_warnings():
@@ -141,19 +147,23 @@ class _ObservedDecoder(torch.autograd.Function):
                 batch.crow, batch.coords, codes.new_zeros(len(batch.coords)),
                 size=(len(batch), batch.n_coords), check_invariants=False,
             )
-            return torch.sparse.sampled_addmm(mask, codes, weight.t()).values()
+            dots = torch.sparse.sampled_addmm(mask, codes, weight.t()).values()
+        return dots + bias[batch.coords]
 
     @staticmethod
     def backward(ctx, grad):
         codes, weight = ctx.saved_tensors
         batch = ctx.batch
-        grad_codes = grad_weight = None
+        grad_codes = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
             grad_codes = F.embedding_bag(batch.coords, weight, batch.offsets, mode="sum",
                                          per_sample_weights=grad)
         if ctx.needs_input_grad[1]:
             grad_weight = batch.scatter_to_coords(codes, grad)
-        return grad_codes, grad_weight, None
+        if ctx.needs_input_grad[2]:
+            grad_bias = torch.bincount(batch.coords, weights=grad,
+                                       minlength=batch.n_coords).to(grad.dtype)
+        return grad_codes, grad_weight, grad_bias, None
 
 
 class AutoRecNet(torch.nn.Module):
@@ -228,8 +238,8 @@ class AutoRecNet(torch.nn.Module):
         return h
 
     def decode_observed(self, codes, batch):
-        dots = _ObservedDecoder.apply(codes, self.decoder_weight, batch)
-        return self.output(dots + self.decoder_bias[batch.coords])
+        return self.output(_ObservedDecoder.apply(codes, self.decoder_weight,
+                                                  self.decoder_bias, batch))
 
     def decode_pairs(self, codes, rows, coords):
         """Predictions for (row, coord) pairs from precomputed codes of all rows."""

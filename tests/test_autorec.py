@@ -289,3 +289,18 @@ def test_matrix_of_a_pairs_model_uses_ids_as_indices():
     mask = model.fallback_mask(M)
     np.testing.assert_array_equal(mask, [True, False, False])  # id 0 does not exist
     assert pred.shape == (51, 36) and pred.nnz == 3
+
+
+def test_cpu_fit_is_bitwise_deterministic_on_mid_size_data():
+    """Multi-threaded kernels must not change the summation order between runs."""
+    from sklearn_autorec.datasets import make_ratings
+
+    data = make_ratings(n_users=600, n_items=800, density=0.25, random_state=0)
+    params = dict(hidden_layer_sizes=(32,), max_iter=4, early_stopping=False,
+                  random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = AutoRecRegressor(**params).fit(data.ratings)
+        b = AutoRecRegressor(**params).fit(data.ratings)
+    for wa, wb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_array_equal(wa, wb)
