@@ -327,7 +327,8 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
                      init_output=None if solver == "lbfgs" else init_output).to(dev)
     stochastic = dropout > 0 or input_dropout > 0
     full_batch = solver in ("lbfgs", "rprop")
-    # Full-batch solvers see every row in fixed batches (cut for memory only).
+    # Full-batch solvers evaluate all rows as one fixed batch (its index
+    # structure is built once and reused by every closure call).
     max_rows = data.n_rows if full_batch else batch_size
     if full_batch:
         fixed = data.batches(torch.arange(data.n_rows, device=dev), max(1, max_rows))
