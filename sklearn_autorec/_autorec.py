@@ -131,7 +131,7 @@ class AutoRecRegressor(RatingRegressorBase):
         shape (k_last, n_coords); n_coords is ``n_users_`` for I-AutoRec.
     intercepts_ : list of ndarray
         Bias vectors; ``intercepts_[-1]`` is the output bias of shape (n_coords,).
-    codes_ : ndarray of shape (n_items_, k_last) (n_users_ for U-AutoRec)
+    codes_ : ndarray of shape ``(n_items_, k_last)`` (``n_users_`` for U-AutoRec)
         Cached last hidden layer of every training vector: predicting a pair is
         one dot product with a decoder row.
     loss_curve_ : list of float

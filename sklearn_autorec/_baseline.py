@@ -49,9 +49,9 @@ class BaselineRegressor(RatingRegressorBase):
     ----------
     global_mean_ : float
         Mean training rating ``mu``.
-    user_bias_ : ndarray of shape (n_users_,)
+    user_bias_ : ndarray of shape ``(n_users_,)``
         Fitted user biases, in the order of ``user_ids_``.
-    item_bias_ : ndarray of shape (n_items_,)
+    item_bias_ : ndarray of shape ``(n_items_,)``
         Fitted item biases, in the order of ``item_ids_``.
     n_iter_ : int
         Sweeps run.

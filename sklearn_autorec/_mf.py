@@ -286,13 +286,13 @@ class BiasedMFRegressor(RatingRegressorBase):
 
     Attributes
     ----------
-    user_factors_ : ndarray of shape (n_users_, n_components)
+    user_factors_ : ndarray of shape ``(n_users_, n_components)``
         The ``p_u``, in the order of ``user_ids_``.
-    item_factors_ : ndarray of shape (n_items_, n_components)
+    item_factors_ : ndarray of shape ``(n_items_, n_components)``
         The ``q_i``, in the order of ``item_ids_``.
-    user_bias_ : ndarray of shape (n_users_,)
+    user_bias_ : ndarray of shape ``(n_users_,)``
         The ``b_u``.
-    item_bias_ : ndarray of shape (n_items_,)
+    item_bias_ : ndarray of shape ``(n_items_,)``
         The ``b_i``.
     global_mean_ : float
         Mean training rating ``mu`` (of the ratings used for training).
