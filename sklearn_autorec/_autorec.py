@@ -109,7 +109,9 @@ class AutoRecRegressor(RatingRegressorBase):
     random_state : int, RandomState instance or None, default=None
         Seeds the weight initialisation, the validation split, batch order and
         dropout through a private ``torch.Generator``; global RNGs are left
-        alone.  Fits on the CPU with an int seed are reproducible.
+        alone.  Fits on the CPU with an int seed are bitwise reproducible for
+        a given number of torch threads (the thread count changes the order of
+        floating-point sums, and L-BFGS amplifies such differences).
     verbose : bool, default=False
         Print one line per epoch: iteration, training loss, validation RMSE,
         seconds.
