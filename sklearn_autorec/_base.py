@@ -236,9 +236,13 @@ class RatingRegressorBase(RegressorMixin, BaseEstimator):
                     "re-indexed. Build the matrix with the training matrix's shape, or "
                     "pass (user_id, item_id) pairs."
                 )
-        users = IdIndex(self.user_ids_, "user", sorted_unique=True)
-        items = IdIndex(self.item_ids_, "item", sorted_unique=True)
-        return parsed, users.transform(parsed.users), items.transform(parsed.items)
+        return (parsed, self._id_index("user").transform(parsed.users),
+                self._id_index("item").transform(parsed.items))
+
+    def _id_index(self, what):
+        """The fitted :class:`IdIndex` of the users or the items."""
+        return IdIndex(self.user_ids_ if what == "user" else self.item_ids_, what,
+                       sorted_unique=True)
 
     def _output(self, parsed, values):
         """Return ``values`` in the form of the query: ndarray or CSR of its pattern."""
@@ -382,8 +386,7 @@ class RatingRegressorBase(RegressorMixin, BaseEstimator):
         """Raw ids (a scalar or a 1-d sequence) -> (raw ndarray, encoded, scalar)."""
         scalar = np.ndim(ids) == 0
         raw = _check_ids(np.atleast_1d(np.asarray(ids)), what)
-        fitted = self.user_ids_ if what == "user" else self.item_ids_
-        return raw, IdIndex(fitted, what, sorted_unique=True).transform(raw), scalar
+        return raw, self._id_index(what).transform(raw), scalar
 
     def recommend(self, users, n=10, *, exclude_seen=True):
         """Recommend to each user the ``n`` items with the highest predicted rating.
