@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 __all__ = ["Ratings", "IdIndex", "parse_ratings", "find_duplicate", "describe_id",
-           "warm_holdout"]
+           "warm_holdout", "cold_keepers", "sort_unique"]
 
 
 @dataclass
@@ -229,7 +229,7 @@ def parse_ratings(X, y=None, *, require_y=False, context="fit"):
     return Ratings(users, items, values)
 
 
-def _sorted_unique(values):
+def sort_unique(values):
     """Sorted unique values (sort and compare neighbours: faster than np.unique's
     hash-based path on millions of ids)."""
     values = np.sort(values, kind="stable")
@@ -255,7 +255,7 @@ class IdIndex:
     """
 
     def __init__(self, ids, what, *, sorted_unique=False):
-        self.ids = ids if sorted_unique else _sorted_unique(ids)
+        self.ids = ids if sorted_unique else sort_unique(ids)
         self.what = what
 
     def __len__(self):
@@ -296,12 +296,32 @@ def warm_holdout(users, items, fraction, random_state):
     held = np.zeros(n, dtype=bool)
     held[rng.permutation(n)[: int(round(fraction * n))]] = True
     for ids in (users, items):
-        # ids with no training rating: keep one (the first) of their ratings.
-        n_ids = int(ids.max()) + 1
-        n_train = np.bincount(ids[~held], minlength=n_ids)
-        cold = n_train[ids] == 0
-        if cold.any():
-            idx = np.flatnonzero(cold)
-            _, first = np.unique(ids[idx], return_index=True)
-            held[idx[first]] = False
+        held[cold_keepers(held, ids)] = False
     return ~held
+
+
+def cold_keepers(held, ids, scan=None):
+    """One held-out rating per id that has no rating left outside ``held``.
+
+    Moving the returned positions back to training keeps every id warm.  Of an
+    id's held-out ratings, the first in ``scan`` order (default: positional
+    order) is chosen.
+
+    Parameters
+    ----------
+    held : ndarray of bool, shape (n,)
+        Ratings held out (validation or test).
+    ids : ndarray of int64, shape (n,)
+        Encoded user (or item) of each rating.
+    scan : ndarray of int, shape (n,), default=None
+        A permutation of ``range(n)``.
+
+    Returns
+    -------
+    positions : ndarray of int
+    """
+    order = np.arange(len(ids)) if scan is None else scan
+    n_train = np.bincount(ids[~held], minlength=int(ids.max()) + 1)
+    candidates = order[held[order] & (n_train[ids[order]] == 0)]
+    _, first = np.unique(ids[candidates], return_index=True)
+    return candidates[first]

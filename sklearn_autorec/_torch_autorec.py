@@ -262,10 +262,10 @@ def _input_dropout(values, p, generator):
     return values * keep / (1.0 - p)
 
 
-def _all_codes(net, rows_data, max_rows):
-    order = torch.arange(rows_data.n_rows, device=rows_data.indptr.device)
+def _all_codes(net, batches):
+    """Codes of all rows, from batches covering the rows in order."""
     with torch.no_grad():
-        return torch.cat([net.encode(b) for b in rows_data.batches(order, max_rows)])
+        return torch.cat([net.encode(b) for b in batches])
 
 
 def _objective(net, batches, n_ratings, alpha, dropout, input_dropout, generator,
@@ -327,11 +327,11 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
                      init_output=None if solver == "lbfgs" else init_output).to(dev)
     stochastic = dropout > 0 or input_dropout > 0
     full_batch = solver in ("lbfgs", "rprop")
-    # Full-batch solvers evaluate all rows as one fixed batch (its index
-    # structure is built once and reused by every closure call).
+    # All rows in order, indexed once: the full-batch solvers' one training
+    # batch (reused by every closure call), and the batches from which the codes
+    # are computed (validation each epoch, the cached codes at the end).
     max_rows = data.n_rows if full_batch else batch_size
-    if full_batch:
-        fixed = data.batches(torch.arange(data.n_rows, device=dev), max(1, max_rows))
+    fixed = data.batches(torch.arange(data.n_rows, device=dev), max(1, max_rows))
 
     if validation is not None:
         v_rows, v_coords, v_ratings = (torch.as_tensor(a, device=dev) for a in validation)
@@ -410,7 +410,7 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
         if validation is not None:
             net.eval()
             with torch.no_grad():
-                codes = _all_codes(net, data, max(1, max_rows))
+                codes = _all_codes(net, fixed)
                 pred = net.decode_pairs(codes, v_rows, v_coords).clamp(*rating_range)
                 score = float(torch.sqrt(torch.mean((pred - v_ratings) ** 2)))
             val_scores.append(score)
@@ -435,7 +435,7 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
     if best_state is not None:
         net.load_state_dict(best_state)
     net.eval()
-    codes = _all_codes(net, data, max(1, max_rows))
+    codes = _all_codes(net, fixed)
 
     def to_numpy(t):
         return t.detach().to("cpu").numpy().copy()

@@ -42,6 +42,8 @@ import scipy.sparse as sp
 from sklearn.datasets import get_data_home
 from sklearn.utils import Bunch, check_random_state
 
+from ._data import sort_unique
+
 __all__ = ["load_movielens", "load_ratings_file", "make_ratings"]
 
 _BASE_URL = "https://files.grouplens.org/datasets/movielens/"
@@ -603,14 +605,6 @@ def _zipf_weights(n, exponent, rng, cap_share):
     return w / w.sum()
 
 
-def _sorted_unique(values):
-    """Sorted unique values by one sort (faster here than numpy's hash-based unique)."""
-    values = np.sort(values)
-    keep = np.ones(len(values), dtype=bool)
-    keep[1:] = values[1:] != values[:-1]
-    return values[keep]
-
-
 def _draw(p, size, rng):
     """``size`` i.i.d. draws from ``range(len(p))`` with probabilities ``p``.
 
@@ -772,10 +766,10 @@ def make_ratings(
         factor = 1.1
         for _ in range(100):
             draw = int((need - len(extra)) * factor) + 100
-            new = _sorted_unique(_draw(p_user, draw, rng) * n_items + _draw(p_item, draw, rng))
+            new = sort_unique(_draw(p_user, draw, rng) * n_items + _draw(p_item, draw, rng))
             new = new[~np.isin(new, cov, assume_unique=True)]
             before = len(extra)
-            extra = _sorted_unique(np.concatenate([extra, new]))
+            extra = sort_unique(np.concatenate([extra, new]))
             if len(extra) >= need:
                 break
             # Draw more next time when many draws were repeats.

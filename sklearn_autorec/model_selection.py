@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import check_random_state
 
-from ._data import IdIndex, find_duplicate, parse_ratings
+from ._data import IdIndex, cold_keepers, find_duplicate, parse_ratings
 
 __all__ = ["WarmStartKFold", "matrix_to_pairs", "pairs_to_matrix", "train_test_split"]
 
@@ -382,13 +382,7 @@ class WarmStartKFold(BaseCrossValidator):
             for ids in (users, items):
                 # Moving ratings back to training only adds training ratings, so
                 # fixing items after users keeps the users warm.
-                in_test = fold == f
-                n_train = np.bincount(ids[~in_test], minlength=int(ids.max()) + 1)
-                cold = in_test[scan] & (n_train[ids[scan]] == 0)
-                if cold.any():
-                    candidates = scan[cold]
-                    _, first = np.unique(ids[candidates], return_index=True)
-                    fold[candidates[first]] = -1
+                fold[cold_keepers(fold == f, ids, scan)] = -1
         return fold
 
     def split(self, X, y=None, groups=None):
