@@ -23,11 +23,13 @@ from the t-distribution: ``t.ppf(0.975, n - 1) * std / sqrt(n)`` with the
 sample standard deviation (``ddof=1``); one repeat gives no interval.
 
 Without ``--tune`` every model uses the package defaults.  With ``--tune``
-each model picks its hyper-parameters from a small grid (``TUNE_GRIDS``) by the
-RMSE on a random 10% of the repeat's training ratings
-(``default_rng([r, 1]).permutation`` of the training ratings, the last 10%),
-fitted on the other 90%; it is then refitted on all the training ratings with
-the chosen values, which are recorded.
+each model picks its hyper-parameters from a small grid (``TUNE_GRIDS``; the
+activation and deep experiments' AutoRec models have wider alpha grids of
+their own, ``ACTIVATION_GRID`` and ``DEEP_GRID``) by the RMSE on a random 10%
+of the repeat's training ratings (``default_rng([r, 1]).permutation`` of the
+training ratings, the last 10%), fitted on the other 90% (an AutoRec tuning
+fit keeps its early-stopped weights: no refit); it is then refitted on all
+the training ratings with the chosen values, which are recorded.
 
 Every fit is cached in a JSON file beside the markdown page (``--out`` with
 the suffix ``.json``), keyed by (dataset, estimator, all its parameters,
@@ -106,6 +108,18 @@ TUNE_GRIDS = {
     "Baseline": {"user_alpha": [5.0, 15.0, 30.0], "item_alpha": [3.0, 10.0, 25.0]},
 }
 
+#: AutoRec grids of single models (``Spec.tune_grid``), wider than the default
+#: one where the architecture moves the best alpha away from 300.  Set from
+#: development runs on ML-100K (repeat 0, package defaults otherwise): with a
+#: linear hidden layer the penalty must be much stronger (identity/identity:
+#: test RMSE 1.125 at alpha 300, 0.920 at 1000, 0.914 at 3000, 0.962 at
+#: 10000; identity/sigmoid: 0.986 at 300, 0.906 at 1000), with three penalised
+#: weight matrices much weaker (500-250-500: 0.946 at 300, 0.900 at 30, 0.901
+#: at 10).  All four rows of the activation table share one grid, so the
+#: sigmoid/identity row is the same fit as the (500,) row of ``deep``.
+ACTIVATION_GRID = {"alpha": [100.0, 300.0, 1000.0, 3000.0]}
+DEEP_GRID = {"alpha": [10.0, 30.0, 100.0]}
+
 #: The paper's ML-1M numbers (it reports no ML-100K result).  Keys are the
 #: ``paper_key`` of the model specifications below.  Table 1(b) of the paper
 #: lists (f, g, RMSE) for h(r) = f(W g(V r + mu) + b): f is the output and g
@@ -136,7 +150,13 @@ TITLES = {
     "deep": "Deep I-AutoRec",
 }
 
-Spec = namedtuple("Spec", "experiment label estimator params paper_key")
+Spec = namedtuple("Spec", "experiment label estimator params paper_key tune_grid",
+                  defaults=(None,))
+Spec.__doc__ = """One model of an experiment.
+
+``tune_grid`` overrides the estimator's ``TUNE_GRIDS`` entry for this model
+(None: use it); only used when the experiment is tuned.
+"""
 
 
 # --------------------------------------------------------------------------- statistics
@@ -173,12 +193,19 @@ def confidence_interval(values, level=0.95):
     return mean, float(stats.t.ppf((1 + level) / 2, n - 1) * std / math.sqrt(n))
 
 
-def format_ci(values, digits=4):
-    """``"0.8312 ± 0.0021"`` (n >= 2), ``"0.8312"`` (n = 1) or ``"—"`` (none)."""
+def format_ci(values, digits=4, expected=None):
+    """``"0.8312 ± 0.0021"`` (n >= 2), ``"0.8312"`` (n = 1) or ``"—"`` (none).
+
+    With ``expected`` (the repeats asked for) and fewer values than that, the
+    count is added: ``"0.8312 (n=1)"``.
+    """
     if len(values) == 0:
         return "—"
     mean, half = confidence_interval(values)
-    return f"{mean:.{digits}f}" if half is None else f"{mean:.{digits}f} ± {half:.{digits}f}"
+    text = f"{mean:.{digits}f}" if half is None else f"{mean:.{digits}f} ± {half:.{digits}f}"
+    if expected is not None and len(values) < expected:
+        text += f" (n={len(values)})"
+    return text
 
 
 # --------------------------------------------------------------------------- data and splits
@@ -245,7 +272,7 @@ def experiment_specs(experiments, hidden_units, quick):
         specs["activations"] = [
             Spec("activations", f"g={g}, f={f}", "AutoRec",
                  {"hidden_layer_sizes": [width], "activation": g, "output_activation": f},
-                 f"act:{g}:{f}")
+                 f"act:{g}:{f}", ACTIVATION_GRID)
             for g, f in (("identity", "identity"), ("identity", "sigmoid"),
                          ("sigmoid", "identity"), ("sigmoid", "sigmoid"))
         ]
@@ -257,11 +284,16 @@ def experiment_specs(experiments, hidden_units, quick):
     if "deep" in experiments:
         specs["deep"] = [
             Spec("deep", f"I-AutoRec ({width},)", "AutoRec",
-                 {"hidden_layer_sizes": [width]}, "shallow"),
+                 {"hidden_layer_sizes": [width]}, "shallow", ACTIVATION_GRID),
             Spec("deep", f"Deep I-AutoRec {tuple(deep)}", "AutoRec",
-                 {"hidden_layer_sizes": deep}, "deep"),
+                 {"hidden_layer_sizes": deep}, "deep", DEEP_GRID),
         ]
     return specs
+
+
+def tune_grid(spec):
+    """The grid ``--tune`` searches for ``spec``: its own, else its estimator's."""
+    return spec.tune_grid if spec.tune_grid is not None else TUNE_GRIDS[spec.estimator]
 
 
 def _jsonable(value):
@@ -323,6 +355,11 @@ def run_fit(data, job):
         names = sorted(grid)
         for values in product(*(grid[n] for n in names)):
             trial = {**params, **dict(zip(names, values))}
+            if job["estimator"] == "AutoRec":
+                # The selection RMSE only ranks the grid points: the refit on
+                # the fit set after early stopping would double the cost of a
+                # tuning fit and change nothing the ranking needs.
+                trial["refit"] = False
             model = make_model(job["estimator"], trial, job["repeat"])
             seconds, caught = timed_fit(model, X[fit_idx], y[fit_idx])
             tune_seconds += seconds
@@ -430,15 +467,18 @@ def estimated_seconds(job, costs):
     """Expected seconds of one job, tuning included (an upper bound; see ``_fit_units``).
 
     The grid fits are costed as fits of the job's own architecture on 90% of
-    the training ratings (BiasedMF's grid of ``n_components`` makes that rough).
+    the training ratings (BiasedMF's grid of ``n_components`` makes that rough),
+    AutoRec's without the refit (``run_fit`` skips it when tuning).
     """
     fixed, per_iter = costs[(job["dataset"],) + _probe_key(job["estimator"], job["params"])]
     n_fits, units = _fit_units(job["estimator"], job["params"])
     one = n_fits * fixed + units * per_iter
-    if job["grid"]:
-        n_grid = int(np.prod([len(v) for v in job["grid"].values()]))
-        return one * (1.0 + 0.9 * n_grid)
-    return one
+    if not job["grid"]:
+        return one
+    n_grid = int(np.prod([len(v) for v in job["grid"].values()]))
+    if job["estimator"] == "AutoRec":
+        n_fits, units = _fit_units("AutoRec", dict(job["params"], refit=False))
+    return one + 0.9 * n_grid * (n_fits * fixed + units * per_iter)
 
 
 def plural(n, word):
@@ -493,14 +533,49 @@ def load_cache(path):
             "results": {}, "datasets": {}, "runs": []}
 
 
+def merge_cache(cache, other):
+    """Add to ``cache`` (in place) the fits, dataset facts and runs of ``other`` it lacks.
+
+    A fit ``cache`` already has is kept (the same key is the same fit); runs
+    are the union, in date order.
+    """
+    for key, rec in other["results"].items():
+        cache["results"].setdefault(key, rec)
+    for name, info in other["datasets"].items():
+        mine = cache["datasets"].setdefault(name, {})
+        fallback = {**info.get("fallback", {}), **mine.get("fallback", {})}
+        mine.update({k: v for k, v in info.items() if k not in mine})
+        mine["fallback"] = fallback
+    runs = {json.dumps(run, sort_keys=True): run for run in other["runs"] + cache["runs"]}
+    cache["runs"] = sorted(runs.values(), key=lambda run: run["date"])
+    return cache
+
+
 def save_cache(cache, path):
-    """Write atomically (a temporary file, then a rename): an interruption keeps a valid file."""
+    """Merge with the file on disk, then write it atomically.
+
+    Under an exclusive lock (``<json>.lock``, where ``fcntl`` exists) the
+    file is read again and what another invocation added since is merged in
+    (``merge_cache``), so two invocations with the same ``--out`` (one per
+    core, say) share one cache without losing each other's fits.  The write
+    goes to a temporary file, then a rename: an interruption keeps a valid
+    file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(cache, f, indent=1, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, one invocation at a time
+        fcntl = None
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            merge_cache(cache, load_cache(path))
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w") as f:
+            json.dump(cache, f, indent=1, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, path)
 
 
 # --------------------------------------------------------------------------- report
@@ -594,8 +669,14 @@ def plot_hidden(dataset, specs, values_of, path):
     return path
 
 
-def render(cache, config, specs, jobs_by_cell, plots):
-    """The markdown page."""
+def render(cache, config, specs, jobs_by_cell, plots, default_by_cell=None):
+    """The markdown page.
+
+    ``default_by_cell`` holds, for the cells of tuned experiments, the keys
+    of the same models fitted with the package defaults (not tuned); where
+    the cache has them, the table shows them beside the tuned results.
+    """
+    default_by_cell = default_by_cell or {}
     datasets = config["datasets"]
     lines = [f"# AutoRec paper protocol: {'smoke test' if config['quick'] else 'results'}", ""]
     if config["quick"]:
@@ -612,13 +693,13 @@ def render(cache, config, specs, jobs_by_cell, plots):
         + ") explains the protocol. The raw per-repeat results are in "
         f"`{Path(config['json']).name}` beside this page, from which it is rendered.",
         "",
-        f"- Command: `{config['command']}`",
-        f"- Date: {config['date']}",
+        f"- Last command: `{config['command']}` ({config['date']}, "
+        f"{format_duration(config['wall_seconds'])}: {config['n_run']} fits run, "
+        f"{config['n_cached']} taken from the cache)",
         f"- Machine: {config['machine']}",
-        f"- Wall time of this invocation: {format_duration(config['wall_seconds'])} "
-        f"({config['n_run']} fits run, {config['n_cached']} taken from the cache); "
-        f"fit time of all the results on this page: "
-        f"{format_duration(config['total_fit_seconds'])}",
+        f"- Fit time of all the results on this page: "
+        f"{format_duration(config['total_fit_seconds'])}; the runs that fitted them "
+        "are listed at the end",
         f"- Protocol: {plural(config['repeats'], 'repeat')} r of a random 90/10 split of the "
         "ratings (`numpy.random.default_rng(r).permutation`, first 90% train), models "
         "seeded with `random_state=r`; test RMSE as mean ± 95% confidence interval "
@@ -632,9 +713,9 @@ def render(cache, config, specs, jobs_by_cell, plots):
             "tuned for the experiments " + ", ".join(f"`{e}`" for e in tuned)
             + " on a random 10% of each repeat's training ratings (fitted on the other "
             "90%), then refitted on all training ratings; grids: "
-            + "; ".join(f"{name} " + ", ".join(f"`{k}` in {v}" for k, v in grid.items())
-                        for name, grid in TUNE_GRIDS.items())
-            + ". Other parameters: package defaults"
+            + "; ".join(_grid_text(spec) for e in tuned for spec in specs.get(e, []))
+            + ". Other parameters, and every parameter of the experiments not tuned: "
+            "package defaults"
             + (f", AutoRec's `max_iter={config['max_iter']}`" if config["max_iter"] else "")
             + "."),
         "",
@@ -658,6 +739,11 @@ def render(cache, config, specs, jobs_by_cell, plots):
     def values_of(dataset, spec):
         return [rec["rmse"] for rec in _cells(cache, jobs_by_cell, dataset, spec)]
 
+    def defaults_of(dataset, spec):
+        return [rec["rmse"] for rec in _cells(cache, default_by_cell, dataset, spec)]
+
+    repeats = config["repeats"]
+
     for experiment in EXPERIMENTS:
         if experiment not in specs:
             continue
@@ -672,7 +758,7 @@ def render(cache, config, specs, jobs_by_cell, plots):
             lines.append("|---:|" + "---|" * len(datasets))
             for spec in rows:
                 lines.append(f"| {spec.label} | " + " | ".join(
-                    format_ci(values_of(d, spec)) for d in datasets) + " |")
+                    format_ci(values_of(d, spec), expected=repeats) for d in datasets) + " |")
             lines.append("")
             for dataset in datasets:
                 if dataset in plots:
@@ -686,11 +772,19 @@ def render(cache, config, specs, jobs_by_cell, plots):
             continue
         lines += [f"The paper's numbers: {PAPER_SOURCE[experiment]}, ML-1M; the gap is "
                   "ours minus the paper's (positive: we are worse).", ""]
+        with_defaults = [d for d in datasets if experiment in tuned and any(
+            defaults_of(d, spec) for spec in rows)]
         header, rule = ["model"], ["---"]
         for dataset in datasets:
             name = display_name(dataset)
-            header += [f"{name} (ours)", f"{name} paper", f"{name} gap"]
-            rule += ["---", "---:", "---:"]
+            if dataset in with_defaults:
+                header += [f"{name} (ours, tuned)", f"{name} (ours, defaults)"]
+                rule += ["---", "---"]
+            else:
+                header.append(f"{name} (ours{', tuned' if experiment in tuned else ''})")
+                rule.append("---")
+            header += [f"{name} paper", f"{name} gap"]
+            rule += ["---:", "---:"]
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "|".join(rule) + "|")
         for spec in rows:
@@ -700,8 +794,14 @@ def render(cache, config, specs, jobs_by_cell, plots):
                 values = values_of(dataset, spec)
                 paper_text = (f"{paper:.3f}" if paper is not None else
                               "not reported" if dataset not in PAPER else "—")
-                cells += [format_ci(values), paper_text, _gap_text(values, paper)]
+                cells.append(format_ci(values, expected=repeats))
+                if dataset in with_defaults:
+                    cells.append(format_ci(defaults_of(dataset, spec), expected=repeats))
+                cells += [paper_text, _gap_text(values, paper)]
             lines.append("| " + " | ".join(cells) + " |")
+        if with_defaults:
+            lines += ["", "\"defaults\": the same models with the package defaults "
+                      "(`alpha=300`), not tuned; the gap is the tuned result's."]
         lines += ["", _comparison_sentence(experiment, datasets, rows, values_of), ""]
         if experiment == "activations":
             lines += ["g is the hidden activation (`activation`), f the output activation "
@@ -731,8 +831,22 @@ def render(cache, config, specs, jobs_by_cell, plots):
                     f"{np.mean([rec['tune_seconds'] for rec in recs]):.1f} | "
                     + ", ".join(str(rec["n_iter"]) for rec in recs)
                     + f" | {chosen} | {', '.join(notes) or '—'} |")
+    lines += ["", "## Runs", "",
+              "Every invocation that added fits to the JSON beside this page (a run "
+              "may have fitted models of other pages' experiments too).", "",
+              "| command | date | machine | wall time | fits run |",
+              "|---|---|---|---:|---:|"]
+    for run in cache["runs"]:
+        if run["n_run"]:
+            lines.append(f"| `{run['command']}` | {run['date']} | {run['machine']} | "
+                         f"{format_duration(run['wall_seconds'])} | {run['n_run']} |")
     lines.append("")
     return "\n".join(lines)
+
+
+def _grid_text(spec):
+    grid = tune_grid(spec)
+    return f"{spec.label} " + " x ".join(f"`{k}` in {v}" for k, v in grid.items())
 
 
 # --------------------------------------------------------------------------- main
@@ -836,7 +950,7 @@ def run(args, argv):
     specs = experiment_specs(args.experiments, args.hidden_units, args.quick)
 
     # Jobs: one per (dataset, fit key); several specs may share one.
-    jobs, jobs_by_cell = {}, {}
+    jobs, jobs_by_cell, default_by_cell = {}, {}, {}
     for dataset in names:
         data = datasets[dataset]
         train, test = split_indices(len(data.y), 0)
@@ -848,7 +962,7 @@ def run(args, argv):
         for experiment, rows in specs.items():
             for spec in rows:
                 params = full_params(spec, args.max_iter)
-                grid = TUNE_GRIDS[spec.estimator] if experiment in args.tune else None
+                grid = tune_grid(spec) if experiment in args.tune else None
                 for repeat in range(args.repeats):
                     key = fit_key(dataset, spec.estimator, params, repeat, grid)
                     jobs_by_cell.setdefault(cell(dataset, spec), []).append(key)
@@ -856,6 +970,9 @@ def run(args, argv):
                         key=key, dataset=dataset, estimator=spec.estimator, params=params,
                         repeat=repeat, grid=grid, used_by=[]))
                     job["used_by"].append(f"{experiment}/{spec.label}")
+                    if grid is not None:
+                        default_by_cell.setdefault(cell(dataset, spec), []).append(
+                            fit_key(dataset, spec.estimator, params, repeat, None))
     pending = [job for key, job in jobs.items() if key not in cache["results"]]
     n_cached = len(jobs) - len(pending)
     print(f"Plan: datasets {', '.join(names)}; experiments {', '.join(specs)}; "
@@ -938,7 +1055,7 @@ def run(args, argv):
     run_keys = ("command", "date", "machine", "wall_seconds", "n_run", "n_cached")
     cache["runs"].append({k: config[k] for k in run_keys})
     save_cache(cache, json_path)
-    page = render(cache, config, specs, jobs_by_cell, plots)
+    page = render(cache, config, specs, jobs_by_cell, plots, default_by_cell)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page)
     print(f"Wrote {out} and {json_path} ({format_duration(wall)}).")

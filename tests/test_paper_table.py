@@ -80,6 +80,12 @@ def test_confidence_interval_of_one_and_no_value(pt):
     assert pt.format_ci([]) == "—"
 
 
+def test_format_ci_counts_missing_repeats(pt):
+    assert pt.format_ci([0.9], expected=5) == "0.9000 (n=1)"
+    assert pt.format_ci([0.90, 0.92], expected=2) == pt.format_ci([0.90, 0.92])
+    assert pt.format_ci([], expected=5) == "—"
+
+
 def test_splits_follow_the_protocol(pt):
     train, test = pt.split_indices(1000, 3)
     perm = np.random.default_rng(3).permutation(1000)
@@ -124,7 +130,8 @@ def test_quick_page_has_every_table_and_row(quick_run):
                 "| I-AutoRec (20,) |", "| Deep I-AutoRec (20, 10, 20) |"):
         assert row in page, row
     assert "the paper reports no synthetic result" in page
-    assert "Command: `python benchmarks/paper_table.py --quick --data-file" in page
+    assert "Last command: `python benchmarks/paper_table.py --quick --data-file" in page
+    assert "## Runs" in page
 
 
 def test_quick_page_means_and_intervals_match_the_json(quick_run):
@@ -188,7 +195,7 @@ def test_rerun_is_served_from_the_cache(pt, quick_run, capsys):
     assert "20 cached, 0 to run" in printed
     assert "[1/" not in printed
     assert json.loads((out_dir / "page.json").read_text())["results"] == before
-    assert "(0 fits run, 20 taken from the cache)" in again
+    assert ": 0 fits run, 20 taken from the cache)" in again
 
 
 def test_estimate_only_fits_and_writes_nothing(pt, ratings_file, tmp_path, capsys):
@@ -223,3 +230,58 @@ def test_tuning_chooses_the_best_grid_point(pt, ratings_file, tmp_path):
     (rec,) = cell_records(cache, "synthetic", "main/I-AutoRec")
     assert f"alpha={rec['chosen']['alpha']}" in page
     assert "tuned for the experiments `main`" in page
+
+
+def test_tuned_architectures_use_their_own_grids(pt, ratings_file, tmp_path, monkeypatch):
+    path, _ = ratings_file
+    out = tmp_path / "page.md"
+    common = ["--quick", "--data-file", str(path), "--experiments", "activations", "deep",
+              "--max-iter", "3", "--threads", "1", "--out", str(out),
+              "--plots-dir", str(tmp_path)]
+    pt.main(common)  # the package defaults first: the tuned page shows them beside
+    made = []
+    real_make_model = pt.make_model
+
+    def recording_make_model(estimator, params, repeat):
+        made.append(dict(params))
+        return real_make_model(estimator, params, repeat)
+
+    monkeypatch.setattr(pt, "make_model", recording_make_model)
+    page = pt.main(common + ["--tune"])
+    cache = json.loads(out.with_suffix(".json").read_text())
+    for label, grid in (("activations/g=identity, f=identity", pt.ACTIVATION_GRID),
+                        ("activations/g=sigmoid, f=sigmoid", pt.ACTIVATION_GRID),
+                        ("deep/Deep I-AutoRec (20, 10, 20)", pt.DEEP_GRID)):
+        tuned = [rec for rec in cell_records(cache, "synthetic", label) if rec["tune_grid"]]
+        (rec,) = tuned
+        assert rec["tune_grid"] == grid
+        assert [s["values"] for s in rec["selection"]] == [{"alpha": a} for a in grid["alpha"]]
+    # the (20,) row of `deep` is the sigmoid/identity fit of `activations`, run once
+    (shared,) = [rec for rec in cell_records(cache, "synthetic", "deep/I-AutoRec (20,)")
+                 if rec["tune_grid"]]
+    assert "activations/g=sigmoid, f=identity" in shared["used_by"]
+    # 5 tuned models: 4 + 4 + 4 + 4 + 3 grid fits without the refit, 5 final fits with it
+    assert sum(1 for p in made if p.get("refit") is False) == 19
+    finals = [p for p in made if p["refit"] and p["early_stopping"]]  # not the time probes
+    assert len(finals) == 5
+    assert "| synthetic (ours, tuned) | synthetic (ours, defaults) |" in page
+    assert "`alpha` in [10.0, 30.0, 100.0]" in page
+
+
+def test_concurrent_invocations_share_one_cache(pt, tmp_path):
+    path = tmp_path / "page.json"
+    first, second = pt.load_cache(path), pt.load_cache(path)  # both start empty
+    run = {"command": "c", "date": "2026-01-01", "machine": "m", "wall_seconds": 1.0,
+           "n_run": 1, "n_cached": 0}
+    first["results"]["a"] = {"rmse": 1.0}
+    first["datasets"]["d"] = {"n_ratings": 10, "fallback": {"0": 1}}
+    first["runs"].append(run)
+    pt.save_cache(first, path)
+    second["results"]["b"] = {"rmse": 2.0}
+    second["datasets"]["d"] = {"n_ratings": 10, "fallback": {"1": 3}}
+    second["runs"].append(dict(run, date="2026-01-02"))
+    pt.save_cache(second, path)  # must not lose what `first` wrote
+    disk = json.loads(path.read_text())
+    assert disk["results"] == {"a": {"rmse": 1.0}, "b": {"rmse": 2.0}}
+    assert disk["datasets"]["d"]["fallback"] == {"0": 1, "1": 3}
+    assert [r["date"] for r in disk["runs"]] == ["2026-01-01", "2026-01-02"]
