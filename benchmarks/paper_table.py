@@ -1002,13 +1002,24 @@ def run(args, argv):
     n_run, spent, spent_estimated = 0, 0.0, 0.0
     if not args.report_only:
         for i, job in enumerate(pending, 1):
+            if json_path.exists():
+                # another invocation sharing this --out may have fitted it meanwhile
+                disk = load_cache(json_path)
+                if job["key"] in disk["results"]:
+                    merge_cache(cache, disk)
+                    estimates.pop(job["key"])
+                    n_cached += 1
+                    print(f"[{i}/{len(pending)}] {job['dataset']} "
+                          f"{', '.join(job['used_by'])} repeat {job['repeat']}: fitted by "
+                          "another invocation meanwhile, taken from the cache", flush=True)
+                    continue
             rec = run_fit(datasets[job["dataset"]], job)
             cache["results"][job["key"]] = rec
             n_run += 1
             spent += rec["fit_seconds"] + rec["tune_seconds"]
             spent_estimated += estimates[job["key"]]
             # the estimates of the jobs left, corrected by how far off they were so far
-            left = (sum(estimates[j["key"]] for j in pending[i:])
+            left = (sum(estimates.get(j["key"], 0.0) for j in pending[i:])
                     * spent / max(spent_estimated, 1e-9))
             cache["datasets"][job["dataset"]]["fallback"][str(job["repeat"])] = rec["n_fallback"]
             save_cache(cache, json_path)

@@ -68,7 +68,11 @@ class AutoRecRegressor(RatingRegressorBase):
         The regularisation strength lambda of the paper's objective: the
         squared-error *sum* plus ``alpha / 2`` times the squared Frobenius norms
         of the weight matrices.  Because the loss is a sum, good values grow
-        slowly with the data (300-400 on MovieLens 100K-1M).
+        slowly with the data (300-400 on MovieLens 100K-1M).  The best value
+        also depends on the architecture: every weight matrix is penalised,
+        so deep models want much less (the paper's (500, 250, 500): about 30
+        on ML-100K) and a linear hidden layer much more (about 1000-3000);
+        tune it (``docs/paper.md``).
     dropout : float, default=0.0
         Dropout rate on the hidden codes during training.
     input_dropout : float, default=0.0

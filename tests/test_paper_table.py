@@ -285,3 +285,33 @@ def test_concurrent_invocations_share_one_cache(pt, tmp_path):
     assert disk["results"] == {"a": {"rmse": 1.0}, "b": {"rmse": 2.0}}
     assert disk["datasets"]["d"]["fallback"] == {"0": 1, "1": 3}
     assert [r["date"] for r in disk["runs"]] == ["2026-01-01", "2026-01-02"]
+
+
+def test_a_fit_another_invocation_made_meanwhile_is_not_redone(
+        pt, ratings_file, tmp_path, monkeypatch, capsys):
+    path, _ = ratings_file
+    out = tmp_path / "page.md"
+    argv = ["--quick", "--data-file", str(path), "--experiments", "main", "--max-iter", "3",
+            "--threads", "1", "--out", str(out), "--plots-dir", str(tmp_path)]
+    pt.main(argv)
+    done = json.loads(out.with_suffix(".json").read_text())["results"]
+    # A second invocation that made its plan before the first one saved
+    # anything: its own cache starts empty, but by the time it reaches each
+    # job the file on disk has it.
+    real_load_cache = pt.load_cache
+    calls = []
+
+    def load_cache(p):
+        calls.append(p)
+        if len(calls) == 1:
+            return {"description": "", "results": {}, "datasets": {}, "runs": []}
+        return real_load_cache(p)
+
+    monkeypatch.setattr(pt, "load_cache", load_cache)
+    monkeypatch.setattr(pt, "run_fit", lambda data, job: pytest.fail("refitted " + job["key"]))
+    capsys.readouterr()
+    pt.main(argv)
+    printed = capsys.readouterr().out
+    assert "4 to run" in printed
+    assert printed.count("fitted by another invocation meanwhile") == 4
+    assert json.loads(out.with_suffix(".json").read_text())["results"] == done
