@@ -696,7 +696,8 @@ def render(cache, config, specs, jobs_by_cell, plots, default_by_cell=None):
         f"- Last command: `{config['command']}` ({config['date']}, "
         f"{format_duration(config['wall_seconds'])}: {config['n_run']} fits run, "
         f"{config['n_cached']} taken from the cache)",
-        f"- Machine: {config['machine']}",
+        "- Machine: " + "; ".join(sorted(
+            {run["machine"] for run in cache["runs"] if run["n_run"]} or {config["machine"]})),
         f"- Fit time of all the results on this page: "
         f"{format_duration(config['total_fit_seconds'])}; the runs that fitted them "
         "are listed at the end",
@@ -834,7 +835,7 @@ def render(cache, config, specs, jobs_by_cell, plots, default_by_cell=None):
     lines += ["", "## Runs", "",
               "Every invocation that added fits to the JSON beside this page (a run "
               "may have fitted models of other pages' experiments too).", "",
-              "| command | date | machine | wall time | fits run |",
+              "| command | finished | machine | wall time | fits run |",
               "|---|---|---|---:|---:|"]
     for run in cache["runs"]:
         if run["n_run"]:
