@@ -1,6 +1,11 @@
 """Time a small GridSearchCV serially and over 2 loky processes (docs/scale_out.md)."""
-import os, sys, time, warnings
-import joblib, torch
+import os
+import sys
+import time
+import warnings
+
+import joblib
+import torch
 from joblib.externals.loky import get_reusable_executor
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn_autorec import AutoRecRegressor
@@ -13,7 +18,7 @@ X, y = data.X, data.y
 grid = {"alpha": [30.0, 300.0], "activation": ["sigmoid", "identity"]}  # 4 candidates
 
 
-def run(n_jobs, inner_threads=None, cold=True):
+def run(n_jobs, cold=True):
     if cold:
         get_reusable_executor().shutdown(wait=True)
     search = GridSearchCV(AutoRecRegressor(hidden_layer_sizes=(32,), max_iter=20,
@@ -21,14 +26,14 @@ def run(n_jobs, inner_threads=None, cold=True):
                           grid, cv=KFold(3, shuffle=True, random_state=0), n_jobs=n_jobs,
                           scoring="neg_root_mean_squared_error")
     t = time.perf_counter()
-    with joblib.parallel_config("loky", inner_max_num_threads=inner_threads):
+    with joblib.parallel_config("loky"):
         search.fit(X, y)
     return time.perf_counter() - t, search.cv_results_["mean_test_score"]
 
 
-def worker_threads(inner_threads=None):
+def worker_threads():
     get_reusable_executor().shutdown(wait=True)
-    with joblib.parallel_config("loky", inner_max_num_threads=inner_threads):
+    with joblib.parallel_config("loky"):
         return joblib.Parallel(2)(joblib.delayed(torch.get_num_threads)() for _ in range(2))
 
 
@@ -37,16 +42,15 @@ print(f"{os.cpu_count()} CPUs, torch {torch.__version__}, main process threads "
 default = torch.get_num_threads()
 ref = None
 for rep in range(2):
-    torch.set_num_threads(1)
-    cases = [("n_jobs=1, 1 torch thread", lambda: run(1)),
-             ("n_jobs=2 (loky, 1 thread each), cold", lambda: run(2)),
-             ("n_jobs=2 (loky, 1 thread each), warm", lambda: run(2, cold=False))]
+    # (name, n_jobs, torch threads of the main process, cold executor)
+    cases = [("n_jobs=1, 1 torch thread", 1, 1, True),
+             ("n_jobs=2 (loky, 1 thread each), cold", 2, 1, True),
+             ("n_jobs=2 (loky, 1 thread each), warm", 2, 1, False)]
     if rep == 1 or "--all" in sys.argv:
-        cases.append((f"n_jobs=1, {default} torch threads", lambda: run(1)))
-    for name, case in cases:
-        if name.startswith(f"n_jobs=1, {default}"):
-            torch.set_num_threads(default)
-        sec, scores = case()
+        cases.append((f"n_jobs=1, {default} torch threads", 1, default, True))
+    for name, n_jobs, threads, cold in cases:
+        torch.set_num_threads(threads)
+        sec, scores = run(n_jobs, cold=cold)
         ref = scores if ref is None else ref
         print(f"rep {rep}: {name:40s} {sec:6.2f} s  same scores: {(scores == ref).all()}",
               flush=True)

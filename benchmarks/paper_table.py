@@ -342,6 +342,16 @@ def timed_fit(model, X, y):
     return time.perf_counter() - start, sorted({type(w.message).__name__ for w in caught})
 
 
+def tuning_params(estimator, params):
+    """The parameters of a tuning (grid) fit of a model with ``params``.
+
+    The selection RMSE only ranks the grid points, so an AutoRec tuning fit
+    keeps its early-stopped weights: the refit on the fit set would double
+    its cost and change nothing the ranking needs.
+    """
+    return dict(params, refit=False) if estimator == "AutoRec" else dict(params)
+
+
 def run_fit(data, job):
     """Fit one job (tuning first when it has a grid) and return its record."""
     X, y = data.X, data.y
@@ -354,12 +364,7 @@ def run_fit(data, job):
         scores = []
         names = sorted(grid)
         for values in product(*(grid[n] for n in names)):
-            trial = {**params, **dict(zip(names, values))}
-            if job["estimator"] == "AutoRec":
-                # The selection RMSE only ranks the grid points: the refit on
-                # the fit set after early stopping would double the cost of a
-                # tuning fit and change nothing the ranking needs.
-                trial["refit"] = False
+            trial = tuning_params(job["estimator"], {**params, **dict(zip(names, values))})
             model = make_model(job["estimator"], trial, job["repeat"])
             seconds, caught = timed_fit(model, X[fit_idx], y[fit_idx])
             tune_seconds += seconds
@@ -468,17 +473,19 @@ def estimated_seconds(job, costs):
 
     The grid fits are costed as fits of the job's own architecture on 90% of
     the training ratings (BiasedMF's grid of ``n_components`` makes that rough),
-    AutoRec's without the refit (``run_fit`` skips it when tuning).
+    with the parameters of a tuning fit (``tuning_params``).
     """
-    fixed, per_iter = costs[(job["dataset"],) + _probe_key(job["estimator"], job["params"])]
-    n_fits, units = _fit_units(job["estimator"], job["params"])
-    one = n_fits * fixed + units * per_iter
+    estimator, params = job["estimator"], job["params"]
+    fixed, per_iter = costs[(job["dataset"],) + _probe_key(estimator, params)]
+
+    def seconds(params):
+        n_fits, units = _fit_units(estimator, params)
+        return n_fits * fixed + units * per_iter
+
     if not job["grid"]:
-        return one
+        return seconds(params)
     n_grid = int(np.prod([len(v) for v in job["grid"].values()]))
-    if job["estimator"] == "AutoRec":
-        n_fits, units = _fit_units("AutoRec", dict(job["params"], refit=False))
-    return one + 0.9 * n_grid * (n_fits * fixed + units * per_iter)
+    return seconds(params) + 0.9 * n_grid * seconds(tuning_params(estimator, params))
 
 
 def plural(n, word):
@@ -548,7 +555,6 @@ def merge_cache(cache, other):
         mine["fallback"] = fallback
     runs = {json.dumps(run, sort_keys=True): run for run in other["runs"] + cache["runs"]}
     cache["runs"] = sorted(runs.values(), key=lambda run: run["date"])
-    return cache
 
 
 def save_cache(cache, path):
@@ -590,6 +596,11 @@ def _cells(cache, jobs_by_cell, dataset, spec):
     """The cached records of one (dataset, spec), in repeat order."""
     return [cache["results"][key] for key in jobs_by_cell.get(cell(dataset, spec), [])
             if key in cache["results"]]
+
+
+def _rmses(cache, keys_by_cell, dataset, spec):
+    """The cached test RMSEs of one (dataset, spec), in repeat order."""
+    return [rec["rmse"] for rec in _cells(cache, keys_by_cell, dataset, spec)]
 
 
 def _paper_value(dataset, spec):
@@ -738,10 +749,10 @@ def render(cache, config, specs, jobs_by_cell, plots, default_by_cell=None):
     lines.append("")
 
     def values_of(dataset, spec):
-        return [rec["rmse"] for rec in _cells(cache, jobs_by_cell, dataset, spec)]
+        return _rmses(cache, jobs_by_cell, dataset, spec)
 
     def defaults_of(dataset, spec):
-        return [rec["rmse"] for rec in _cells(cache, default_by_cell, dataset, spec)]
+        return _rmses(cache, default_by_cell, dataset, spec)
 
     repeats = config["repeats"]
 
@@ -1022,7 +1033,6 @@ def run(args, argv):
             # the estimates of the jobs left, corrected by how far off they were so far
             left = (sum(estimates.get(j["key"], 0.0) for j in pending[i:])
                     * spent / max(spent_estimated, 1e-9))
-            cache["datasets"][job["dataset"]]["fallback"][str(job["repeat"])] = rec["n_fallback"]
             save_cache(cache, json_path)
             tuning = f" + tuning {rec['tune_seconds']:.1f} s" if job["grid"] else ""
             chosen = (", chosen " + ", ".join(f"{k}={v}" for k, v in rec["chosen"].items())
@@ -1047,7 +1057,7 @@ def run(args, argv):
             suffix = "_quick" if args.quick else ""
             path = plot_hidden(
                 dataset, specs["hidden"],
-                lambda d, s: [rec["rmse"] for rec in _cells(cache, jobs_by_cell, d, s)],
+                lambda d, s: _rmses(cache, jobs_by_cell, d, s),
                 Path(args.plots_dir) / f"hidden_units_{dataset}{suffix}.png")
             if path is not None:
                 plots[dataset] = path
