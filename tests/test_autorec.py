@@ -102,7 +102,7 @@ def test_convergence_warning_at_max_iter():
 
 def test_verbose_prints_one_line_per_epoch(capsys):
     model = AutoRecRegressor(hidden_layer_sizes=(4,), max_iter=3, n_iter_no_change=50,
-                             verbose=True, refit=False, random_state=0)
+                             alpha=300.0, verbose=True, refit=False, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(R_TRAIN)
@@ -130,8 +130,7 @@ def test_numpy_prediction_matches_the_torch_network(item_based, activation,
         model.fit(R_TRAIN)
     rows = R_TRAIN.T.tocsr() if item_based else R_TRAIN.tocsr()
     net = AutoRecNet(rows.shape[1], (5, 3), activation, output_activation,
-                     (model.rating_min_, model.rating_max_), torch.Generator(),
-                     torch.float32)
+                     model.output_range_, torch.Generator(), torch.float32)
     with torch.no_grad():
         net.encoder_weight.copy_(torch.as_tensor(model.coefs_[0]))
         net.encoder_bias.copy_(torch.as_tensor(model.intercepts_[0]))
@@ -146,6 +145,7 @@ def test_numpy_prediction_matches_the_torch_network(item_based, activation,
         coo = test.tocoo()
         expected = net.decode_pairs(codes, torch.as_tensor(coo.row, dtype=torch.int64),
                                     torch.as_tensor(coo.col, dtype=torch.int64)).numpy()
+    expected = expected + model.offset_[coo.row]  # the baseline offset of each vector
     pred = model.predict(X_TEST)
     users, items = (coo.col, coo.row) if item_based else (coo.row, coo.col)
     order = np.lexsort((items, users))  # X_TEST is sorted by (user, item)
