@@ -14,16 +14,16 @@ from ._data import warm_holdout
 
 __all__ = ["AutoRecRegressor"]
 
-#: alpha="auto": the penalties tried, strongest first (a factor of about 3 apart),
-#: and the largest one tried when the strongest keeps winning.
-ALPHA_PATH = (3000.0, 1000.0, 300.0, 100.0, 30.0, 10.0, 3.0, 1.0)
-ALPHA_MAX = 1e5
+#: alpha="auto": the penalties it may try (about a factor 3 apart, weakest
+#: first) and the one it starts from.
+ALPHA_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0, 1e5)
+ALPHA_START = 1000.0
 #: alpha="auto" with early_stopping=False (no held-out ratings to choose on).
 NO_VALIDATION_ALPHA = 300.0
 #: solver="auto" picks L-BFGS up to this many weights (its 10 pairs of history
 #: then take at most 800 MB in float32) and training ratings, Adam beyond.
 LBFGS_MAX_WEIGHTS = 10_000_000
-LBFGS_MAX_RATINGS = 2_000_000
+LBFGS_MAX_RATINGS = 500_000
 ACTIVATIONS = ("identity", "sigmoid", "relu", "tanh", "elu", "selu")
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772, 1.0507009873554805
 
@@ -288,14 +288,25 @@ class AutoRecRegressor(RatingRegressorBase):
             return "lbfgs"
         return "adam"
 
-    def _row_offset(self, data):
+    def _row_offset(self, data, subset):
         """Global mean plus the baseline bias of each autoencoded vector, fitted on
-        ``data`` (None without ``baseline_offset``)."""
+        ``data`` (None without ``baseline_offset``); ``subset`` tells that ``data``
+        is part of the training ratings rather than all of them.
+
+        The same biases as the fallback ones (``user_bias_``, ``item_bias_``,
+        fitted on all the training ratings): for those it reuses them, for a
+        subset (the ratings left after the validation split) it re-fits them
+        starting from them.
+        """
         if not self.baseline_offset:
             return None
-        mu, bu, bi, _ = fit_biases(
-            data.users, data.items, data.ratings, data.n_users, data.n_items,
-            user_alpha=FALLBACK_USER_ALPHA, item_alpha=FALLBACK_ITEM_ALPHA)
+        if not subset:
+            mu, bu, bi = self.global_mean_, self.user_bias_, self.item_bias_
+        else:
+            mu, bu, bi, _ = fit_biases(
+                data.users, data.items, data.ratings, data.n_users, data.n_items,
+                user_alpha=FALLBACK_USER_ALPHA, item_alpha=FALLBACK_ITEM_ALPHA,
+                init=(self.user_bias_, self.item_bias_))
         return mu + (bi if self.item_based else bu)
 
     def _fit_encoded(self, data, dtype=None):
@@ -324,7 +335,6 @@ class AutoRecRegressor(RatingRegressorBase):
             refit = full_batch
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        by = "item" if self.item_based else "user"
 
         def rows_coords(d):
             return (d.items, d.users) if self.item_based else (d.users, d.items)
@@ -350,8 +360,10 @@ class AutoRecRegressor(RatingRegressorBase):
             if self.verbose and auto_alpha and validation is not None:
                 print(f"alpha={alpha:g}, validated on {len(validation[0])} held-out "
                       "ratings", flush=True)
+            rows, coords = rows_coords(d)
+            shape = (d.n_items, d.n_users) if self.item_based else (d.n_users, d.n_items)
             return train_autorec(
-                d.csr(by=by), alpha=float(alpha), max_iter=int(max_iter),
+                (rows, coords, d.ratings, shape), alpha=float(alpha), max_iter=int(max_iter),
                 validation=validation, n_iter_no_change=int(n_iter_no_change),
                 row_offset=offset, output_range=target_range(d, offset),
                 init_output=float(np.mean(d.ratings if offset is None
@@ -370,7 +382,7 @@ class AutoRecRegressor(RatingRegressorBase):
             rows, coords = rows_coords(data)
             validation = (rows[~keep], coords[~keep], data.ratings[~keep])
             train = data.subset(keep)
-        offset = self._row_offset(train)
+        offset = self._row_offset(train, subset=train is not data)
 
         # The validated runs: one for a fixed alpha; a warm-started path for "auto".
         if auto_alpha:
@@ -388,9 +400,10 @@ class AutoRecRegressor(RatingRegressorBase):
             chain.insert(0, path[chain[0]][2])
         result = path[chosen][1]
         self.alpha_ = path[chosen][0]
-        self.alphas_ = np.array([p[0] for p in path]) if auto_alpha else None
-        self.alpha_scores_ = (np.array([p[1]["best_score"] for p in path])
-                              if auto_alpha else None)
+        self.alpha_path_ = [
+            {"alpha": a, "best_validation_score": r["best_score"], "best_iter": r["best_iter"],
+             "n_iter": r["n_iter"], "warm_start_from": None if parent is None else path[parent][0]}
+            for a, r, parent in path] if auto_alpha else None
         self.validation_scores_ = result["validation_scores"]
         self.best_validation_score_ = result["best_score"]
         self.best_iter_ = result["best_iter"] if self.early_stopping else None
@@ -401,7 +414,7 @@ class AutoRecRegressor(RatingRegressorBase):
             # Replay the validated schedule on all the ratings, validation ones
             # included: the same seed (so the same initial weights), each alpha of
             # the chain for its best number of epochs, warm-started as before.
-            offset = self._row_offset(data)
+            offset = self._row_offset(data, subset=False)
             warm, loss_curve, n_iter = None, [], 0
             for j in chain:
                 alpha, validated, _ = path[j]
@@ -431,12 +444,16 @@ class AutoRecRegressor(RatingRegressorBase):
                 "for a converged model.", ConvergenceWarning)
 
     def _alpha_path(self, fit):
-        """Validated fits along ``ALPHA_PATH``, each warm-started from the best
-        weights of the previous one.
+        """Validated fits over the penalties of ``ALPHA_GRID``, each warm-started
+        from the best weights of the best fit so far.
 
-        Goes down from the strongest penalty while the best validation RMSE
-        improves (and up, beyond the grid, while the strongest one is the best).
-        Returns ``[(alpha, result, parent index or None), ...]`` in visit order.
+        Starts at ``ALPHA_START`` (the only fit from the seeded initialisation),
+        goes down the grid while the best validation RMSE improves, and, when
+        the first step down does not improve, up the grid instead.  Going down
+        from a strong penalty matters: on latest-small, L-BFGS at alpha=300
+        reaches a validation RMSE of 0.836 warm-started from the alpha=1000
+        solution and only 0.858 from the random initialisation.  Returns
+        ``[(alpha, result, parent index or None), ...]`` in visit order.
         """
         path = []
 
@@ -447,20 +464,18 @@ class AutoRecRegressor(RatingRegressorBase):
             path.append((float(alpha), fit(alpha, warm), parent))
             return path[-1][1]["best_score"]
 
-        best = visit(ALPHA_PATH[0], None)
-        best_j = 0
-        for alpha in ALPHA_PATH[1:]:
-            score = visit(alpha, best_j)
-            if score >= best:
+        start = ALPHA_GRID.index(ALPHA_START)
+        best, best_j = visit(ALPHA_START, None), 0
+        for step in (-1, 1):  # down the grid (weaker penalties), then up
+            k = start + step
+            while 0 <= k < len(ALPHA_GRID):
+                score = visit(ALPHA_GRID[k], best_j)
+                if score >= best:
+                    break
+                best, best_j = score, len(path) - 1
+                k += step
+            if best_j != 0:  # a weaker penalty won: no need to look up
                 break
-            best, best_j = score, len(path) - 1
-        alpha = ALPHA_PATH[0]
-        while path[best_j][0] == max(p[0] for p in path) and alpha < ALPHA_MAX:
-            alpha *= ALPHA_PATH[0] / ALPHA_PATH[1]
-            score = visit(alpha, best_j)
-            if score >= best:
-                break
-            best, best_j = score, len(path) - 1
         return path
 
     def _predict_encoded(self, users, items):

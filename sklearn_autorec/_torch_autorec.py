@@ -66,7 +66,7 @@ class _Batch:
 
     def __init__(self, crow, pos, coords, values, n_coords, rows=None):
         self.crow = crow
-        self.offsets = crow[:-1]
+        self.offsets = None if crow is None else crow[:-1]
         self.pos = pos
         self.coords = coords
         self.values = values
@@ -113,8 +113,8 @@ class _Batch:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "sparse CSR is in beta"
             mask = torch.sparse_csr_tensor(
-                pointer, pos, codes.new_zeros(len(pos)), size=(self.n_coords, len(self)),
-                check_invariants=False)
+                pointer, pos, codes.new_zeros(len(pos)),
+                size=(self.n_coords, codes.shape[0]), check_invariants=False)
             dots = torch.sparse.sampled_addmm(mask, weight, codes.t()).values()
         out = torch.empty_like(dots)
         out[perm] = dots
@@ -130,12 +130,39 @@ class SparseRows:
         self.indices = torch.as_tensor(csr.indices.astype(np.int64), device=device)
         self.data = torch.as_tensor(csr.data, dtype=dtype, device=device)
         self.nnz = csr.nnz
+        self._set_targets(csr.data, np.diff(csr.indptr), row_offset, device, dtype)
+
+    @classmethod
+    def from_ratings(cls, rows, coords, values, shape, device, dtype, row_offset=None):
+        """Build from (row, coord, value) triplets without a scipy CSR copy.
+
+        The triplets may come in any order; within a row, their order is kept.
+        """
+        self = cls.__new__(cls)
+        self.n_rows, self.n_coords = shape
+        self.nnz = len(values)
+        order = None
+        if len(rows) > 1 and not bool(np.all(rows[:-1] <= rows[1:])):
+            order = np.argsort(rows, kind="stable")
+        counts = np.bincount(rows, minlength=self.n_rows)
+        indptr = np.zeros(self.n_rows + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        self.indptr = torch.as_tensor(indptr, device=device)
+        take = (lambda a: a) if order is None else (lambda a: a[order])
+        self.indices = torch.as_tensor(take(coords).astype(np.int64, copy=False),
+                                       device=device)
+        values = take(values)
+        self.data = torch.as_tensor(values, dtype=dtype, device=device)
+        self._set_targets(values, counts, row_offset, device, dtype)
+        return self
+
+    def _set_targets(self, values, row_counts, row_offset, device, dtype):
         # What the decoder is fitted to: the ratings less a fixed offset per row
         # (the baseline's bias of the autoencoded vector), or the ratings.
         self.targets = self.data
         if row_offset is not None:
-            per_entry = np.repeat(np.asarray(row_offset, dtype=np.float64), np.diff(csr.indptr))
-            self.targets = torch.as_tensor(csr.data - per_entry, dtype=dtype, device=device)
+            per_entry = np.repeat(np.asarray(row_offset, dtype=np.float64), row_counts)
+            self.targets = torch.as_tensor(values - per_entry, dtype=dtype, device=device)
 
     def batch(self, rows):
         """The :class:`_Batch` of the given rows (a tensor of row ids)."""
@@ -305,24 +332,21 @@ def _all_codes(net, batches):
         return torch.cat([net.encode(b) for b in batches])
 
 
-def _validation_rmse(net, codes, validation, clip_range, max_cells=1 << 22):
-    """RMSE of the clipped predictions of the held-out ``(rows, coords, targets)``.
+def _validation_rmse(net, codes, validation, clip_range):
+    """RMSE of the clipped predictions of the held-out ratings.
 
-    Decoded in chunks of at most ``max_cells`` floats (16 MB in float32): the
-    memory is bounded whatever the number of held-out ratings (one
-    ``n_val x k`` gather at ML-10M scale is 2 GB per tensor).
+    ``validation`` is ``(pairs, offsets, ratings)``: a :class:`_Batch` of the
+    held-out (row, coord) pairs (``pos`` = the rows), the row offset of each
+    and the ratings.  The decoder runs over the pairs grouped by coordinate
+    (:meth:`_Batch.sampled_dots`): no ``n_val x k`` tensor is built (at
+    ML-10M scale one would take 2 GB).
     """
-    rows, coords, targets, ratings = validation
-    step = max(1, max_cells // codes.shape[1])
-    sse = 0.0
+    pairs, offsets, ratings = validation
     with torch.no_grad():
-        for s in range(0, len(rows), step):
-            r, c = rows[s:s + step], coords[s:s + step]
-            # prediction = decoder output + row offset = decoded + (rating - target)
-            pred = net.decode_pairs(codes, r, c) + (ratings[s:s + step] - targets[s:s + step])
-            err = pred.clamp(*clip_range) - ratings[s:s + step]
-            sse += float(err.double().pow(2).sum())
-    return float(np.sqrt(sse / max(1, len(rows))))
+        pre = pairs.sampled_dots(codes, net.decoder_weight) + net.decoder_bias[pairs.coords]
+        err = (net.output(pre) + offsets).clamp(*clip_range) - ratings
+        sse = float(err.double().pow(2).sum())
+    return float(np.sqrt(sse / max(1, len(ratings))))
 
 
 def _objective(net, batches, n_ratings, alpha, dropout, input_dropout, generator,
@@ -370,8 +394,9 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
 
     Parameters
     ----------
-    train_csr : scipy CSR of shape (n_rows, n_coords)
-        The autoencoded vectors as rows.
+    train_csr : scipy CSR of shape (n_rows, n_coords), or tuple
+        The autoencoded vectors as rows, or the same as ``(rows, coords,
+        values, (n_rows, n_coords))`` triplets (no scipy copy is made).
     validation : tuple (rows, coords, ratings) of ndarrays, or None
         Held-out ratings for early stopping: the best weights (lowest RMSE of
         predictions clipped to ``rating_range``) are restored.  Without it,
@@ -399,7 +424,11 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
     dev = resolve_device(device) if isinstance(device, str) else device
     cpu_gen = torch.Generator().manual_seed(int(seed))
     dev_gen = cpu_gen if dev.type == "cpu" else torch.Generator(dev).manual_seed(int(seed))
-    data = SparseRows(train_csr, dev, dtype, row_offset=row_offset)
+    if isinstance(train_csr, tuple):
+        data = SparseRows.from_ratings(*train_csr, dev, dtype, row_offset=row_offset)
+    else:
+        data = SparseRows(train_csr, dev, dtype, row_offset=row_offset)
+    del train_csr
     n_ratings = data.nnz
     net = AutoRecNet(data.n_coords, hidden_layer_sizes, activation, output_activation,
                      rating_range if output_range is None else output_range, cpu_gen, dtype,
@@ -420,10 +449,12 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
 
     if validation is not None:
         v_rows, v_coords, v_ratings = validation
-        v_targets = v_ratings if row_offset is None else v_ratings - np.asarray(row_offset)[v_rows]
-        validation = tuple(torch.as_tensor(a, device=dev) for a in (v_rows, v_coords))
-        validation += tuple(torch.as_tensor(a, dtype=dtype, device=dev)
-                            for a in (v_targets, v_ratings))
+        v_offsets = (np.zeros(len(v_rows)) if row_offset is None
+                     else np.asarray(row_offset)[v_rows])
+        pairs = _Batch(None, torch.as_tensor(v_rows, device=dev),
+                       torch.as_tensor(v_coords, device=dev), None, data.n_coords)
+        validation = (pairs, torch.as_tensor(v_offsets, dtype=dtype, device=dev),
+                      torch.as_tensor(v_ratings, dtype=dtype, device=dev))
 
     weights, biases = net.penalized(), net.unpenalized()
     n_batches = 1 if full_batch else int(np.ceil(data.n_rows / batch_size))
