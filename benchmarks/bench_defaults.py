@@ -159,7 +159,12 @@ def main():
     parser.add_argument("--out", default=str(HERE / "results" / "defaults.json"))
     parser.add_argument("--page", default=str(HERE.parent / "docs" / "defaults_results.md"))
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch.set_num_threads (default: torch's own setting)")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     out = Path(args.out)
     cache = json.loads(out.read_text()) if out.exists() else {}
     if not args.report_only:

@@ -82,13 +82,10 @@ def _load_data(data, download=False, data_home=None):
     return load_ratings_file(path)
 
 
-# AutoRecRegressor's default alpha (300) was chosen on ML-100K and ML-1M.  On the
-# shipped MovieLens latest-small (9,724 items for 610 users, most items with a
-# handful of ratings) I-AutoRec overfits at alpha=300 and needs a stronger
-# penalty (alpha 300: 0.909, 500: 0.873, 700: 0.864, 1000: 0.875, 2000: 0.904;
-# `python benchmarks/bench_accuracy.py --dataset ml-latest-small
-# --params "alpha=700"`, see docs/accuracy.md).
-MAIN_JOB_AUTOREC_PARAMS = {"ml-latest-small": {"alpha": 700.0}}
+# The main job runs AutoRecRegressor with its defaults on every dataset:
+# alpha="auto" chooses the penalty on the early-stopping split (before it, the
+# shipped latest-small needed a hand-set alpha=700; docs/accuracy.md).
+MAIN_JOB_AUTOREC_PARAMS = {}
 
 
 def run_main_job(data="ml-latest-small", test_size=0.1, seed=0, verbose=False, out=None,
@@ -325,8 +322,8 @@ def build_parser(prog=None):
         description=_wrap(
             "AutoRec and matrix-factorization recommenders from the command "
             "line.\n\nWithout a subcommand: the main job. Train I-AutoRec on a "
-            "random 90/10 split (default parameters, except alpha=700 on the "
-            "shipped ml-latest-small) and report its test RMSE beside the "
+            "random 90/10 split (default parameters: the penalty alpha is "
+            "chosen on held-out training ratings) and report its test RMSE beside the "
             "baseline predictor (global mean plus regularised user and item "
             "biases); the options below apply to it."),
         epilog=f"examples:\n  {prog}\n"

@@ -74,27 +74,46 @@ class AutoRecRegressor(RatingRegressorBase):
         Hidden activation g.
     output_activation : {"identity", "sigmoid", "relu", "tanh", "elu", "selu"}, default="identity"
         Output activation f.  The bounded ones ("sigmoid", "tanh") are mapped
-        onto the training rating range.
-    alpha : float, default=300.0
+        onto the range of what the decoder fits (``output_range_``).
+    alpha : float or "auto", default="auto"
         The regularisation strength lambda of the paper's objective: the
         squared-error *sum* plus ``alpha / 2`` times the squared Frobenius norms
-        of the weight matrices.  Because the loss is a sum, good values grow
-        slowly with the data (300-400 on MovieLens 100K-1M).  The best value
-        also depends on the architecture: every weight matrix is penalised,
-        so deep models want much less (the paper's (500, 250, 500): about 30
-        on ML-100K) and a linear hidden layer much more (about 1000-3000);
-        tune it (``docs/paper.md``).
+        of the weight matrices.  The best value moves with the data and with
+        the architecture (every weight matrix is penalised, so deep models want
+        much less, a linear hidden layer much more; ``docs/paper.md``).
+        ``"auto"`` chooses it on the early-stopping split: validated fits at
+        ``1000, 300, 100, 30, ...`` (or ``3000, 10000, ...`` when 300 is
+        already worse than 1000), each warm-started from the best fit so far,
+        stopping at the first that does not improve.  Going down from a strong
+        penalty also finds better solutions than starting at the final value.
+        The chosen value is ``alpha_``, the fits are in ``alpha_path_``; it
+        costs about two to three fits.  With ``early_stopping=False`` there is
+        nothing to choose on and ``"auto"`` means 300.
+    baseline_offset : bool, default=True
+        Add the baseline predictor's bias of each autoencoded vector (the
+        global mean plus the item bias for I-AutoRec, the user bias for
+        U-AutoRec: Koren's regularised biases, the fallback of
+        ``unknown="baseline"``) to the decoder's output, which is fitted to
+        the ratings less it.  The other bias of the baseline is the decoder's
+        own intercept, so as ``alpha`` grows the model tends to the baseline
+        predictor instead of to each user's mean rating.  False gives the
+        paper's model exactly.
     dropout : float, default=0.0
         Dropout rate on the hidden codes during training.
     input_dropout : float, default=0.0
         Fraction of observed input ratings dropped during training (denoising
         AutoRec); the loss still covers all observed ratings.
-    solver : {"lbfgs", "rprop", "adam", "sgd"}, default="lbfgs"
+    solver : {"auto", "lbfgs", "rprop", "adam", "sgd"}, default="auto"
         "lbfgs": full-batch L-BFGS with a strong-Wolfe line search and 10 pairs
-        of history (what the paper's authors used; the most accurate here).
+        of history (what the paper's authors used; the most accurate on small
+        data such as ML-100K and latest-small).
         "rprop": full-batch resilient backpropagation (the paper's text).
         "adam", "sgd" (Nesterov momentum 0.9): mini-batches of ``batch_size``
-        vectors, the penalty spread evenly over the batches of an epoch.
+        vectors, the penalty spread evenly over the batches of an epoch; Adam
+        is more accurate than L-BFGS from ML-1M up, and far faster.
+        "auto": "lbfgs" up to 500,000 training ratings and 10 million weights
+        (its history then takes at most 800 MB), "adam" beyond; the choice is
+        ``solver_``.
     learning_rate_init : float, default=1e-3
         Step size of "adam", "sgd" and "rprop"; unused by "lbfgs".
     batch_size : int, default=256
@@ -109,15 +128,21 @@ class AutoRecRegressor(RatingRegressorBase):
         objective stops improving and keeps the last weights.
     validation_fraction : float, default=0.1
         Fraction of the ratings held out for early stopping.
-    refit : bool, default=True
+    refit : bool or "auto", default="auto"
         With ``early_stopping``, train again from the same initial weights on
-        all the ratings (the held-out ones included) for the number of epochs
-        that gave the best validation RMSE, so no rating is lost to validation.
-        Costs about that many epochs more.
-    n_iter_no_change : int, default=50
+        all the ratings (the held-out ones included), replaying the validated
+        schedule: each penalty on the way to the chosen one for the number of
+        epochs that gave its best validation RMSE, so no rating is lost to
+        validation.  Costs about that many epochs more.  "auto": refit with the
+        full-batch solvers (it improves their small-data fits: latest-small
+        0.839 against 0.844) and not with the mini-batch ones, which serve
+        large data, where the held-out tenth matters less and a refit would
+        double the time.
+    n_iter_no_change : int or "auto", default="auto"
         Epochs without improvement before stopping.  L-BFGS's validation RMSE
-        is flat and noisy near its best (MovieLens: best near 200 iterations on
-        ML-100K, 350 on ML-1M), so a short patience stops too early.
+        is flat and noisy near its best, so a short patience stops it too early;
+        a mini-batch epoch makes many updates.  "auto": 50 for "lbfgs" and
+        "rprop", 10 for "adam" and "sgd".
     tol : float, default=0.0
         Minimum improvement of the validation RMSE (or of the training loss
         without early stopping) that counts as an improvement.
@@ -148,6 +173,22 @@ class AutoRecRegressor(RatingRegressorBase):
         shape (k_last, n_coords); n_coords is ``n_users_`` for I-AutoRec.
     intercepts_ : list of ndarray
         Bias vectors; ``intercepts_[-1]`` is the output bias of shape (n_coords,).
+    alpha_ : float
+        The penalty of the final model (``alpha``, or the one ``"auto"`` chose).
+    alpha_path_ : list of dict or None
+        With ``alpha="auto"`` and early stopping, one entry per validated fit
+        in the order they ran: ``alpha``, ``best_validation_score``,
+        ``best_iter``, ``n_iter`` and ``warm_start_from`` (the alpha whose best
+        weights it started from; None for the first).
+    solver_ : str
+        The solver used (``solver``, or the one ``"auto"`` chose).
+    offset_ : ndarray of shape ``(n_items_,)`` (``(n_users_,)`` for U-AutoRec) or None
+        With ``baseline_offset``, what is added to every prediction of each
+        autoencoded vector: the global mean plus its baseline bias, fitted on
+        the final model's training ratings.
+    output_range_ : tuple (low, high)
+        The range a bounded output activation is mapped onto: the range of the
+        ratings less ``offset_`` (the rating range without it).
     codes_ : ndarray of shape ``(n_items_, k_last)`` (``n_users_`` for U-AutoRec)
         Cached last hidden layer of every training vector: predicting a pair is
         one dot product with a decoder row.
@@ -155,15 +196,17 @@ class AutoRecRegressor(RatingRegressorBase):
         Training objective per epoch of the final model, divided by the number
         of its training ratings.
     validation_scores_ : list of float or None
-        Validation RMSE per epoch when ``early_stopping=True``.
+        Validation RMSE per epoch of the validated fit at ``alpha_`` when
+        ``early_stopping=True``.
     best_validation_score_ : float or None
         Lowest validation RMSE.
     best_iter_ : int or None
-        Epoch of the lowest validation RMSE (with ``early_stopping``); the
-        final model is trained for that many epochs on all the ratings
-        (``refit=True``) or is the held-out run's weights at that epoch.
+        Epoch of the lowest validation RMSE of the fit at ``alpha_`` (with
+        ``early_stopping``); without a refit the final model is that fit's
+        weights at that epoch.
     n_iter_ : int
-        Epochs run to train the final model.
+        Epochs run to train the final model: the refit's (the sum over the
+        replayed penalties), or those of the validated fit at ``alpha_``.
     device_ : str
         The torch device used for training.
     user_ids_, item_ids_ : ndarray

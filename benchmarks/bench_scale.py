@@ -1,0 +1,173 @@
+#!/usr/bin/env python
+"""Peak memory and time of AutoRecRegressor fits at the paper's scale (synthetic data).
+
+Each case runs in a fresh process that loads a cached synthetic rating matrix
+(``make_ratings`` with the shape and number of ratings of ML-10M or Netflix
+and a Zipf popularity skew, generated once by a separate process so that the
+generator's own memory is not counted), fits ``AutoRecRegressor(**params)`` on
+it as a user would (``fit(R)``), and reports
+
+* the peak resident set size of the whole process (``ru_maxrss``: the imports,
+  the loaded matrix, the data contract and training), and
+* the fit's wall time, the epochs run and the seconds of each epoch (from the
+  ``verbose`` lines).
+
+Beside each measured peak the page prints the memory model of
+``docs/performance.md`` for the case, so the model is checked against it.
+
+    python benchmarks/bench_scale.py --cases ml10m-default-1 ml10m-adam-noes-1
+    python benchmarks/bench_scale.py --cases netflix-default-1        # ~25 min, ~20 GB
+    python benchmarks/bench_scale.py --cases ml10m-default            # to convergence
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SHAPES = {  # (n_users, n_items, n_ratings)
+    "ml10m": (69878, 10677, 10_000_054),
+    "netflix": (480189, 17770, 100_480_507),
+}
+CASES = {  # name: (shape, AutoRecRegressor parameters)
+    "ml10m-default-1": ("ml10m", {"max_iter": 1}),
+    "ml10m-adam-noes-1": ("ml10m", {"max_iter": 1, "early_stopping": False}),
+    "ml10m-lbfgs-noes-1": ("ml10m", {"max_iter": 1, "solver": "lbfgs",
+                                     "early_stopping": False}),
+    "ml10m-default": ("ml10m", {}),
+    "netflix-default-1": ("netflix", {"max_iter": 1}),
+}
+IMPORT_BYTES = 0.45e9  # python + numpy + scipy + sklearn + torch, measured here
+
+
+def model_bytes(shape, params, k=500):
+    """The memory model of docs/performance.md: predicted peak bytes of the fit."""
+    n_users, n_items, nnz = shape
+    solver = params.get("solver", "auto")
+    n_weights = 2 * n_users * k  # I-AutoRec: encoder and decoder rows are users
+    if solver == "auto":
+        solver = "lbfgs" if n_weights <= 10_000_000 and nnz <= 500_000 else "adam"
+    early = params.get("early_stopping", True)
+    # the caller's CSR (12), encoded triplets (24), seen items (4), the device
+    # copy (16); early stopping: the training subset and the held-out pairs (28)
+    per_rating = 12 + 24 + 4 + 16 + (28 if early else 0)
+    # weights, gradients (4 + 4); Adam's two moments (8) or L-BFGS's 10 pairs of
+    # history (80) and its flat copies and line search (~36); the best weights (4)
+    per_weight = {"adam": 16, "lbfgs": 124}[solver] + (4 if early else 0)
+    return IMPORT_BYTES + per_rating * nnz + per_weight * n_weights, solver
+
+
+def matrix_path(name, cache):
+    path = Path(cache) / f"{name}.npz"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        n_users, n_items, nnz = SHAPES[name]
+        code = (
+            "import scipy.sparse as sp\n"
+            "from sklearn_autorec.datasets import make_ratings\n"
+            f"R = make_ratings({n_users}, {n_items}, density={nnz}/({n_users}*{n_items}), "
+            "popularity_skew=1.0, random_state=0).ratings\n"
+            f"sp.save_npz({str(path)!r}, R, compressed=False)\n")
+        subprocess.run([sys.executable, "-c", code], check=True)
+    return path
+
+
+CHILD = """
+import json, resource, sys, time, warnings
+import scipy.sparse as sp
+from sklearn_autorec import AutoRecRegressor
+R = sp.load_npz(sys.argv[1]).tocsr()
+params = json.loads(sys.argv[2])
+model = AutoRecRegressor(random_state=0, verbose=True, **params)
+start = time.perf_counter()
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    model.fit(R)
+seconds = time.perf_counter() - start
+print("RESULT " + json.dumps({
+    "seconds": seconds, "solver": model.solver_, "alpha": model.alpha_,
+    "n_iter": model.n_iter_, "best_validation_score": model.best_validation_score_,
+    "alpha_path": model.alpha_path_, "threads": __import__("torch").get_num_threads(),
+    "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+
+def run_case(name, cache, threads=None):
+    shape_name, params = CASES[name]
+    path = matrix_path(shape_name, cache)
+    start = time.time()
+    env = dict(os.environ)
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(path), json.dumps(params)],
+                          capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{name} failed:\n{proc.stderr[-3000:]}")
+    lines = proc.stdout.splitlines()
+    result = json.loads([ln for ln in lines if ln.startswith("RESULT ")][-1][7:])
+    epochs = [float(m.group(1)) for ln in lines
+              if (m := re.search(r"^Iteration \d+, .*, ([0-9.]+)s$", ln))]
+    predicted, solver = model_bytes(SHAPES[shape_name], params)
+    result.update(case=name, params=params, shape=SHAPES[shape_name], epochs=epochs,
+                  predicted_peak=predicted, wall=time.time() - start,
+                  load=os.getloadavg()[0])
+    return result
+
+
+def render(results):
+    import torch
+
+    lines = [
+        "| case | parameters | solver | epochs run | s / epoch (median) | fit | peak RSS | "
+        "model | validation RMSE |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results.values():
+        ep = sorted(r["epochs"])
+        med = ep[len(ep) // 2] if ep else float("nan")
+        params = ", ".join(f"{k}={v!r}" for k, v in r["params"].items()) or "(defaults)"
+        score = r["best_validation_score"]
+        lines.append(
+            f"| {r['case']} | `{params}` | {r['solver']} ({r.get('threads', '?')} thr.) | {len(ep)} | {med:.1f} | "
+            f"{r['seconds'] / 60:.1f} min | {r['peak_rss'] / 1e9:.2f} GB | "
+            f"{r['predicted_peak'] / 1e9:.2f} GB | "
+            + (f"{score:.4f}" if score is not None else "") + " |")
+    lines.append("")
+    lines.append(f"Machine: {os.cpu_count()} cores, torch {torch.__version__} "
+                 f"({torch.get_num_threads()} threads).")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", nargs="+", default=["ml10m-default-1"], choices=sorted(CASES))
+    parser.add_argument("--cache", default="/tmp/sklearn_autorec_bench")
+    parser.add_argument("--out", default=str(HERE / "results" / "scale.json"))
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="OMP_NUM_THREADS of the fitting process (default: unset)")
+    args = parser.parse_args()
+    out = Path(args.out)
+    results = json.loads(out.read_text()) if out.exists() else {}
+    if not args.report_only:
+        for name in args.cases:
+            print(f"running {name} ...", flush=True)
+            results[name] = run_case(name, args.cache, args.threads)
+            r = results[name]
+            print(f"  {r['seconds']:.0f} s, peak {r['peak_rss'] / 1e9:.2f} GB "
+                  f"(model {r['predicted_peak'] / 1e9:.2f} GB)", flush=True)
+            out.write_text(json.dumps(results, indent=1))
+    page = HERE / "results" / "scale.md"
+    page.write_text("# AutoRec at the paper's scale (synthetic data)\n\nProduced by "
+                    "`python benchmarks/bench_scale.py --cases ...` (cache: "
+                    "`benchmarks/results/scale.json`).\n\n" + render(results))
+    print(f"wrote {page}")
+
+
+if __name__ == "__main__":
+    main()
