@@ -410,9 +410,11 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
     row_offset : ndarray of shape (n_rows,), default=None
         A fixed offset added to every prediction of a row: the decoder is
         fitted to the ratings less it.
-    warm_start : tuple (coefs, intercepts), default=None
+    warm_start : tuple (coefs, intercepts[, score]), default=None
         Start from these weights (the layout of the result) instead of the
-        seeded initialisation.
+        seeded initialisation.  With their validation ``score``, they count as
+        the best so far: the run returns them (``best_iter=0``) unless an
+        epoch validates better.
 
     Returns
     -------
@@ -434,7 +436,7 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
                      rating_range if output_range is None else output_range, cpu_gen, dtype,
                      init_output=None if solver == "lbfgs" else init_output).to(dev)
     if warm_start is not None:
-        _load_weights(net, *warm_start)
+        _load_weights(net, *warm_start[:2])
     stochastic = dropout > 0 or input_dropout > 0
     full_batch = solver in ("lbfgs", "rprop")
     all_rows = torch.arange(data.n_rows, device=dev)
@@ -504,6 +506,12 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
 
     loss_curve, val_scores = [], []
     best, best_iter, best_state, no_improve = np.inf, 0, None, 0
+    if warm_start is not None and len(warm_start) > 2 and validation is not None:
+        # The warm start is the best so far: keep it unless an epoch beats it
+        # (best_iter stays 0 then), so the caller needs no copy of its own.
+        best = float(warm_start[2])
+        with torch.no_grad():
+            best_state = [p.detach().clone() for p in params]
     converged = False
     it = 0
     for it in range(1, max_iter + 1):

@@ -51,13 +51,25 @@ def test_alpha_auto_walks_down_from_the_start_and_keeps_the_best():
     for j in range(1, len(path)):  # each warm-started from the best before it
         best_before = min(path[:j], key=lambda p: p["best_validation_score"])
         assert path[j]["warm_start_from"] == best_before["alpha"]
+        # ... and never worse than it: a fit that beats no epoch returns its start
+        assert path[j]["best_validation_score"] <= best_before["best_validation_score"]
+        assert (path[j]["best_iter"] == 0) == (
+            path[j]["best_validation_score"] == best_before["best_validation_score"])
 
 
 def test_alpha_path_logic_down_then_up():
     """The path rule on a fake objective: down while improving, else up."""
     def run(curve):
         def fit(alpha, warm):
+            # like train_autorec: a fit that does not beat its warm start returns it
+            if warm is not None:  # the weights handed on are the best so far
+                assert warm[0] == [min(seen, key=curve)] and warm[2] == curve(warm[0][0])
+                if curve(alpha) >= warm[2]:
+                    seen.append(alpha)
+                    return {"best_score": warm[2], "coefs": warm[0], "intercepts": warm[1]}
+            seen.append(alpha)
             return {"best_score": curve(alpha), "coefs": [alpha], "intercepts": [alpha]}
+        seen = []
         return [(a, r["best_score"], parent) for a, r, parent in
                 AutoRecRegressor()._alpha_path(fit)]
 
