@@ -94,8 +94,11 @@ def run(name, data_dir, cache, out):
             model.fit(X[train], y[train])
         seconds = time.perf_counter() - start
         rmse = float(np.sqrt(np.mean((model.predict(X[test]) - y[test]) ** 2)))
+        import torch
+
         entry = {"dataset": name, "model": label, "rmse": rmse, "seconds": seconds,
-                 "n_ratings": int(len(y)), "n_train": int(n_train)}
+                 "n_ratings": int(len(y)), "n_train": int(n_train),
+                 "threads": torch.get_num_threads(), "load": os.getloadavg()[0]}
         if isinstance(model, AutoRecRegressor):
             entry.update(alpha=model.alpha_, solver=model.solver_, n_iter=model.n_iter_)
         cache[key] = entry
@@ -106,14 +109,19 @@ def run(name, data_dir, cache, out):
 def render(cache, datasets):
     import torch
 
+    threads = sorted({v.get("threads") for v in cache.values()} - {None})
+    loads = [v["load"] for v in cache.values() if "load" in v]
     lines = [
         "# AutoRec's defaults on data they were not tuned on", "",
         "Produced by `python benchmarks/bench_defaults.py` (results cached in "
         "`benchmarks/results/defaults.json`). Random 90/10 split of the ratings "
         "(`default_rng(0)` permutation), test RMSE; every model with "
         "`random_state=0` and otherwise its defaults, the alpha rows with only "
-        f"`alpha` set. Machine: {os.cpu_count()} CPU cores, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads).", "",
+        f"`alpha` set. Machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, "
+        f"{' or '.join(map(str, threads))} torch thread(s) per fit"
+        + (f"; 1-minute load average {min(loads):.1f}-{max(loads):.1f} during the fits "
+           "(other jobs shared the machine: fit seconds are indicative)" if loads else "")
+        + ".", "",
         "Rule: `AutoRecRegressor()` no worse than `BaselineRegressor()` and within 0.005 of "
         "the best alpha of the grid.", "",
         "| data | ratings | baseline | AutoRec() (alpha chosen, solver) | best of grid "

@@ -31,10 +31,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SHAPES = {  # (n_users, n_items, n_ratings)
+    "ml1m": (6040, 3706, 1_000_209),
     "ml10m": (69878, 10677, 10_000_054),
     "netflix": (480189, 17770, 100_480_507),
 }
 CASES = {  # name: (shape, AutoRecRegressor parameters)
+    "ml1m-lbfgs-1": ("ml1m", {"max_iter": 1, "solver": "lbfgs"}),
+    "ml1m-lbfgs-noes-1": ("ml1m", {"max_iter": 1, "solver": "lbfgs", "early_stopping": False}),
+    "ml1m-adam-1": ("ml1m", {"max_iter": 1, "solver": "adam"}),
     "ml10m-default-1": ("ml10m", {"max_iter": 1}),
     "ml10m-adam-noes-1": ("ml10m", {"max_iter": 1, "early_stopping": False}),
     "ml10m-lbfgs-noes-1": ("ml10m", {"max_iter": 1, "solver": "lbfgs",
