@@ -468,7 +468,7 @@ class AutoRecRegressor(RatingRegressorBase):
                           flush=True)
                 result = run(data, alpha, validated["best_iter"], None, offset, warm,
                              validated["best_iter"] + 1)
-                warm = (result["coefs"], result["intercepts"])
+                warm = [result["coefs"], result["intercepts"]]
                 loss_curve += result["loss_curve"]
                 n_iter += result["n_iter"]
         self.solver_ = solver
@@ -510,8 +510,8 @@ class AutoRecRegressor(RatingRegressorBase):
             warm = None
             if path:
                 last = path[-1][1]
-                warm = (last.pop("coefs"), last.pop("intercepts"), min(
-                    r["best_score"] for _, r, _ in path))
+                warm = [last.pop("coefs"), last.pop("intercepts"), min(
+                    r["best_score"] for _, r, _ in path)]
                 last.pop("codes", None)
             path.append((float(alpha), fit(alpha, warm), parent))
             return path[-1][1]["best_score"]

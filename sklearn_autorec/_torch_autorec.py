@@ -410,9 +410,10 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
     row_offset : ndarray of shape (n_rows,), default=None
         A fixed offset added to every prediction of a row: the decoder is
         fitted to the ratings less it.
-    warm_start : tuple (coefs, intercepts[, score]), default=None
+    warm_start : list [coefs, intercepts[, score]], default=None
         Start from these weights (the layout of the result) instead of the
-        seeded initialisation.  With their validation ``score``, they count as
+        seeded initialisation.  The list is emptied once they are loaded, so
+        that the caller's copy is freed during training.  With their validation ``score``, they count as
         the best so far: the run returns them (``best_iter=0``) unless an
         epoch validates better.
 
@@ -435,8 +436,11 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
     net = AutoRecNet(data.n_coords, hidden_layer_sizes, activation, output_activation,
                      rating_range if output_range is None else output_range, cpu_gen, dtype,
                      init_output=None if solver == "lbfgs" else init_output).to(dev)
+    warm_score = None
     if warm_start is not None:
         _load_weights(net, *warm_start[:2])
+        warm_score = warm_start[2] if len(warm_start) > 2 else None
+        warm_start.clear()
     stochastic = dropout > 0 or input_dropout > 0
     full_batch = solver in ("lbfgs", "rprop")
     all_rows = torch.arange(data.n_rows, device=dev)
@@ -506,10 +510,10 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
 
     loss_curve, val_scores = [], []
     best, best_iter, best_state, no_improve = np.inf, 0, None, 0
-    if warm_start is not None and len(warm_start) > 2 and validation is not None:
+    if warm_score is not None and validation is not None:
         # The warm start is the best so far: keep it unless an epoch beats it
         # (best_iter stays 0 then), so the caller needs no copy of its own.
-        best = float(warm_start[2])
+        best = float(warm_score)
         with torch.no_grad():
             best_state = [p.detach().clone() for p in params]
     converged = False

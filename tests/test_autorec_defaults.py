@@ -61,6 +61,7 @@ def test_alpha_path_logic_down_then_up():
     """The path rule on a fake objective: down while improving, else up."""
     def run(curve):
         def fit(alpha, warm):
+            warm = None if warm is None else list(warm)
             # like train_autorec: a fit that does not beat its warm start returns it
             if warm is not None:  # the weights handed on are the best so far
                 assert warm[0] == [min(seen, key=curve)] and warm[2] == curve(warm[0][0])
