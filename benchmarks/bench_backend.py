@@ -140,7 +140,7 @@ class Sparse:
         """One function + gradient evaluation of the full-batch solvers (L-BFGS)."""
         if self._fixed is None:  # built once per fit in train_autorec
             rows = torch.arange(self.data.n_rows, device=self.device)
-            self._fixed = self.data.batches(rows, self.data.n_rows)
+            self._fixed = list(self.data.batches(rows, self.data.n_rows))
         params = list(self.net.parameters())
         for p in params:
             if p.grad is None:
