@@ -146,7 +146,7 @@ def test_quick_page_means_and_intervals_match_the_json(quick_run):
         assert expected in page
 
 
-def test_quick_results_are_the_protocol(quick_run, ratings_file):
+def test_quick_results_are_the_protocol(pt, quick_run, ratings_file):
     """Split, seed, RMSE and fallback count of a record, recomputed by hand."""
     _, out_dir, _ = quick_run
     _, data = ratings_file
@@ -162,7 +162,9 @@ def test_quick_results_are_the_protocol(quick_run, ratings_file):
         known_users, known_items = set(X[train, 0]), set(X[train, 1])
         n_unknown = sum(u not in known_users or i not in known_items for u, i in X[test])
         assert rec["n_fallback"] == n_unknown
-        autorec = AutoRecRegressor(hidden_layer_sizes=(20,), max_iter=3, random_state=repeat)
+        # the protocol's AutoRec is the paper's model and settings, not the defaults
+        autorec = AutoRecRegressor(**{**pt.PAPER_AUTOREC, "hidden_layer_sizes": (20,)},
+                                   max_iter=3, random_state=repeat)
         with pytest.warns(Warning):  # stops at max_iter=3: a ConvergenceWarning
             autorec.fit(X[train], y[train])
         rec = cell_records(cache, "synthetic", "main/I-AutoRec")[repeat]
