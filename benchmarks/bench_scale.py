@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from sklearn_autorec import _autorec
+
 HERE = Path(__file__).resolve().parent
 SHAPES = {  # (n_users, n_items, n_ratings)
     "ml1m": (6040, 3706, 1_000_209),
@@ -55,8 +57,9 @@ def model_bytes(shape, params, k=500):
     n_users, n_items, nnz = shape
     solver = params.get("solver", "auto")
     n_weights = 2 * n_users * k  # I-AutoRec: encoder and decoder rows are users
-    if solver == "auto":
-        solver = "lbfgs" if n_weights <= 10_000_000 and nnz <= 500_000 else "adam"
+    if solver == "auto":  # the estimator's own rule
+        solver = ("lbfgs" if n_weights <= _autorec.LBFGS_MAX_WEIGHTS
+                  and nnz <= _autorec.LBFGS_MAX_RATINGS else "adam")
     early = params.get("early_stopping", True)
     # the caller's CSR (12), encoded triplets (24), seen items (4), the device
     # copy (16); early stopping: the training subset and the held-out pairs (28)
@@ -140,7 +143,8 @@ def render(results):
         score = r["best_validation_score"]
         r["predicted_peak"] = model_bytes(r["shape"], r["params"])[0]
         lines.append(
-            f"| {r['case']} | `{params}` | {r['solver']} ({r.get('threads', '?')} thr.) | {len(ep)} | {med:.1f} | "
+            f"| {r['case']} | `{params}` | {r['solver']} ({r.get('threads', '?')} thr.) | "
+            f"{len(ep)} | {med:.1f} | "
             f"{r['seconds'] / 60:.1f} min | {r['peak_rss'] / 1e9:.2f} GB | "
             f"{r['predicted_peak'] / 1e9:.2f} GB "
             f"({(r['predicted_peak'] - r['peak_rss']) / r['peak_rss']:+.0%}) | "

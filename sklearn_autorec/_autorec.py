@@ -324,9 +324,8 @@ class AutoRecRegressor(RatingRegressorBase):
         if self.solver != "auto":
             return self.solver
         n_coords = data.n_users if self.item_based else data.n_items
-        n_weights = 2 * n_coords * sizes[0] if len(sizes) == 1 else (
-            n_coords * (sizes[0] + sizes[-1])
-            + sum(a * b for a, b in zip(sizes[:-1], sizes[1:])))
+        n_weights = (n_coords * (sizes[0] + sizes[-1])
+                     + sum(a * b for a, b in zip(sizes[:-1], sizes[1:])))
         if n_weights <= LBFGS_MAX_WEIGHTS and len(data) <= LBFGS_MAX_RATINGS:
             return "lbfgs"
         return "adam"
@@ -382,12 +381,6 @@ class AutoRecRegressor(RatingRegressorBase):
         def rows_coords(d):
             return (d.items, d.users) if self.item_based else (d.users, d.items)
 
-        def target_range(d, offset):
-            if offset is None:
-                return (self.rating_min_, self.rating_max_)
-            t = d.ratings - offset[rows_coords(d)[0]]
-            return (float(t.min()), float(t.max()))
-
         common = dict(
             hidden_layer_sizes=sizes, activation=self.activation,
             output_activation=self.output_activation,
@@ -408,10 +401,7 @@ class AutoRecRegressor(RatingRegressorBase):
             return train_autorec(
                 (rows, coords, d.ratings, shape), alpha=float(alpha), max_iter=int(max_iter),
                 validation=validation, n_iter_no_change=int(n_iter_no_change),
-                row_offset=offset, output_range=target_range(d, offset),
-                init_output=float(np.mean(d.ratings if offset is None
-                                          else d.ratings - offset[rows_coords(d)[0]])),
-                warm_start=warm, **common)
+                row_offset=offset, warm_start=warm, **common)
 
         validation = None
         train = data
@@ -436,8 +426,7 @@ class AutoRecRegressor(RatingRegressorBase):
             result = run(train, fixed_alpha, self.max_iter, validation, offset, None,
                          patience)
             path = [(float(fixed_alpha), result, None)]
-        chosen = min(range(len(path)), key=lambda j: (
-            path[j][1]["best_score"] if path[j][1]["best_score"] is not None else 0.0))
+        chosen = int(np.argmin([r["best_score"] for _, r, _ in path])) if auto_alpha else 0
         chain = [chosen]
         while path[chain[0]][2] is not None:
             chain.insert(0, path[chain[0]][2])
@@ -472,8 +461,7 @@ class AutoRecRegressor(RatingRegressorBase):
                 loss_curve += result["loss_curve"]
                 n_iter += result["n_iter"]
         self.solver_ = solver
-        self.output_range_ = target_range(data if self.early_stopping and refit else train,
-                                          offset)
+        self.output_range_ = result["output_range"]
         self.offset_ = None if offset is None else offset.astype(np.float64)
         self.coefs_ = result["coefs"]
         self.intercepts_ = result["intercepts"]
@@ -534,7 +522,7 @@ class AutoRecRegressor(RatingRegressorBase):
         rows, coords = (items, users) if self.item_based else (users, items)
         decoder = self.coefs_[-1].T  # (n_coords, k), contiguous
         bias = self.intercepts_[-1]
-        low, high = self._output_range()
+        low, high = self.output_range_
         out = np.empty(len(rows))
         step = 1 << 15
         for s in range(0, len(rows), step):
@@ -546,10 +534,6 @@ class AutoRecRegressor(RatingRegressorBase):
                 out[s:s + step] += self.offset_[r]
         return out
 
-    def _output_range(self):
-        # the range a bounded output activation maps onto: the decoder's targets
-        return getattr(self, "output_range_", (self.rating_min_, self.rating_max_))
-
     def _score_items(self, users):
         # Predictions of a block of users for all items (see recommend): one
         # matrix product with the cached codes, no users x items pairing.
@@ -560,7 +544,7 @@ class AutoRecRegressor(RatingRegressorBase):
         else:  # codes_: users; decoder rows and bias: items
             pre = (self.codes_[users] @ decoder.T) + bias[None, :]
         out = _np_activation(self.output_activation, pre.astype(np.float64),
-                             *self._output_range())
+                             *self.output_range_)
         if self.offset_ is not None:
             out += self.offset_[None, :] if self.item_based else self.offset_[users][:, None]
         return out

@@ -158,11 +158,16 @@ class SparseRows:
 
     def _set_targets(self, values, row_counts, row_offset, device, dtype):
         # What the decoder is fitted to: the ratings less a fixed offset per row
-        # (the baseline's bias of the autoencoded vector), or the ratings.
+        # (the baseline's bias of the autoencoded vector), or the ratings; their
+        # mean and range (float64) start and bound the output layer.
         self.targets = self.data
+        targets = values
         if row_offset is not None:
-            per_entry = np.repeat(np.asarray(row_offset, dtype=np.float64), row_counts)
-            self.targets = torch.as_tensor(values - per_entry, dtype=dtype, device=device)
+            targets = values - np.repeat(np.asarray(row_offset, dtype=np.float64), row_counts)
+            self.targets = torch.as_tensor(targets, dtype=dtype, device=device)
+        self.target_mean = float(np.mean(targets)) if len(targets) else 0.0
+        self.target_range = ((float(targets.min()), float(targets.max())) if len(targets)
+                             else (0.0, 0.0))
 
     def batch(self, rows):
         """The :class:`_Batch` of the given rows (a tensor of row ids)."""
@@ -388,7 +393,7 @@ def _load_weights(net, coefs, intercepts):
 def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activation, alpha,
                   dropout, input_dropout, solver, learning_rate_init, batch_size, max_iter,
                   validation=None, n_iter_no_change=10, tol=1e-4, rating_range,
-                  output_range=None, row_offset=None, init_output=None, warm_start=None,
+                  row_offset=None, warm_start=None,
                   seed=0, verbose=False, device="cpu", dtype=torch.float32):
     """Train AutoRec on the rows of ``train_csr``; return numpy weights and history.
 
@@ -404,18 +409,18 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
         for ``n_iter_no_change`` iterations, and the last weights are kept.
     rating_range : tuple (low, high)
         The range predictions are clipped to for the validation RMSE.
-    output_range : tuple (low, high), default=None
-        The range a bounded output activation is mapped onto: the range of the
-        decoder's targets (``rating_range`` when there is no row offset).
     row_offset : ndarray of shape (n_rows,), default=None
         A fixed offset added to every prediction of a row: the decoder is
-        fitted to the ratings less it.
+        fitted to the ratings less it, and a bounded output activation is
+        mapped onto the range of those targets (onto ``rating_range`` without
+        an offset).  First-order solvers start the output bias at the targets'
+        mean, L-BFGS at zero.
     warm_start : list [coefs, intercepts[, score]], default=None
         Start from these weights (the layout of the result) instead of the
         seeded initialisation.  The list is emptied once they are loaded, so
-        that the caller's copy is freed during training.  With their validation ``score``, they count as
-        the best so far: the run returns them (``best_iter=0``) unless an
-        epoch validates better.
+        that the caller's copy is freed during training.  With their
+        validation ``score``, they count as the best so far: the run returns
+        them (``best_iter=0``) unless an epoch validates better.
 
     Returns
     -------
@@ -433,9 +438,10 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
         data = SparseRows(train_csr, dev, dtype, row_offset=row_offset)
     del train_csr
     n_ratings = data.nnz
+    output_range = rating_range if row_offset is None else data.target_range
     net = AutoRecNet(data.n_coords, hidden_layer_sizes, activation, output_activation,
-                     rating_range if output_range is None else output_range, cpu_gen, dtype,
-                     init_output=None if solver == "lbfgs" else init_output).to(dev)
+                     output_range, cpu_gen, dtype,
+                     init_output=None if solver == "lbfgs" else data.target_mean).to(dev)
     warm_score = None
     if warm_start is not None:
         _load_weights(net, *warm_start[:2])
@@ -590,6 +596,7 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
         "loss_curve": loss_curve, "validation_scores": val_scores or None,
         "n_iter": it, "best_iter": best_iter, "converged": converged,
         "best_score": best if validation is not None else None,
+        "output_range": tuple(output_range),
     }
     del net, data, fixed, params, weights, biases
     if dev.type == "cuda":
