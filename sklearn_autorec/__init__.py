@@ -1,15 +1,28 @@
-"""sklearn_autorec: AutoRec and matrix-factorization recommenders as scikit-learn estimators.
+"""sklearn_autorec: autoencoder and neural recommenders as scikit-learn estimators.
 
-The estimators accept a scipy sparse rating matrix (stored entries are the
-ratings) or ``(user_id, item_id)`` pairs with ratings as ``y``, and work
-unchanged with ``GridSearchCV``, ``Pipeline``, ``cross_validate`` and joblib.
+Two tasks, one contract style.  Rating prediction (``...Regressor``: AutoRec and
+matrix-factorization baselines) fits a scipy sparse rating matrix (stored
+entries are the ratings) or ``(user_id, item_id)`` pairs with ratings as ``y``.
+Top-N recommendation from implicit feedback (``...Recommender``: Mult-VAE,
+Mult-DAE, CDAE, EASE, implicit MF, popularity) fits interactions in the same two
+forms, scored by :mod:`sklearn_autorec.metrics`.  All work unchanged with
+``GridSearchCV``, ``Pipeline``, ``cross_validate`` and joblib.
 Importing the package does not import torch; only training does.
 """
 
 from ._autorec import AutoRecRegressor
 from ._baseline import BaselineRegressor
+from ._ease import EASERecommender
 from ._mf import BiasedMFRegressor
+from ._popularity import PopularityRecommender
 
 __version__ = "0.1.0"
 
-__all__ = ["AutoRecRegressor", "BaselineRegressor", "BiasedMFRegressor", "__version__"]
+__all__ = [
+    "AutoRecRegressor",
+    "BaselineRegressor",
+    "BiasedMFRegressor",
+    "EASERecommender",
+    "PopularityRecommender",
+    "__version__",
+]

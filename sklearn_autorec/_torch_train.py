@@ -1,0 +1,159 @@
+"""The mini-batch torch training loop shared by the top-N (and later) models.
+
+One loop for every mini-batch model: epochs of batches, one optimizer, a
+global update counter that is never reset (KL annealing reads it), validation
+after each epoch, early stopping on the validation score (higher is better),
+best weights kept by one in-place copy and restored at the end.  Models give
+it a ``torch.nn.Module``, a batch iterator and a loss; they never write their
+own loop.  Devices come from :func:`~sklearn_autorec._torch_autorec.resolve_device`.
+
+This module imports torch; estimators import it lazily, only to train.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ._torch_autorec import resolve_device
+
+__all__ = ["TrainResult", "train_minibatch", "resolve_device", "seeded_generators",
+           "csr_batch_to_torch", "state_to_numpy"]
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_minibatch` did.
+
+    Attributes
+    ----------
+    n_iter : int
+        Epochs run.
+    best_epoch : int
+        Epoch (1-based) whose weights were kept; 0 when none improved on the
+        initial weights' validation score, ``n_iter`` without validation.
+    best_score : float or None
+        Its validation score.
+    n_updates : int
+        Optimizer steps made (the global step counter).
+    history : list of dict
+        Per epoch: ``epoch``, ``loss`` (mean training loss), ``validation``
+        (score or None) and ``seconds``.
+    """
+
+    n_iter: int = 0
+    best_epoch: int = 0
+    best_score: object = None
+    n_updates: int = 0
+    history: list = field(default_factory=list)
+
+
+def seeded_generators(seed, device):
+    """A CPU generator and one on ``device`` (the same one on CPU), seeded."""
+    cpu = torch.Generator().manual_seed(int(seed))
+    dev = cpu if device.type == "cpu" else torch.Generator(device).manual_seed(int(seed))
+    return cpu, dev
+
+
+def csr_batch_to_torch(csr, rows, device, dtype):
+    """Rows of a scipy CSR as ``(indices, offsets, values)`` for ``embedding_bag``."""
+    sub = csr[rows]
+    return (torch.as_tensor(sub.indices.astype(np.int64), device=device),
+            torch.as_tensor(sub.indptr[:-1].astype(np.int64), device=device),
+            torch.as_tensor(sub.data, dtype=dtype, device=device))
+
+
+def state_to_numpy(module):
+    """The module's parameters and buffers as float64 numpy arrays, by name."""
+    return {name: t.detach().cpu().double().numpy().copy()
+            for name, t in module.state_dict().items()}
+
+
+def train_minibatch(module, *, batches, loss, validate=None, max_iter=100,
+                    n_iter_no_change=10, tol=0.0, lr=1e-3, weight_decay=0.0,
+                    verbose=False, name="model"):
+    """Train ``module`` with Adam over mini-batches, early-stopped on validation.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    batches : callable
+        ``batches(epoch)`` -> iterable of batches (any objects) of one epoch.
+    loss : callable
+        ``loss(batch, step)`` -> scalar loss tensor of the batch, where ``step``
+        is the number of optimizer steps made before it (never reset).
+    validate : callable or None
+        ``validate()`` -> validation score, higher is better (the module is in
+        eval mode, without gradients).  None: no early stopping, the last
+        weights are kept.
+    max_iter : int
+        Most epochs.
+    n_iter_no_change : int
+        Stop after this many epochs without a validation improvement of more
+        than ``tol``.
+    lr, weight_decay : float
+        Adam's learning rate and (L2, added to the gradient) weight decay.
+    verbose : bool
+        Print one line per epoch.
+
+    Returns
+    -------
+    TrainResult
+    """
+    optimizer = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
+    result = TrainResult()
+    best = None
+    if validate is not None:
+        module.eval()
+        with torch.no_grad():
+            result.best_score = float(validate())
+        best = [p.detach().clone() for p in module.parameters()]
+    since_best = 0
+    for epoch in range(1, max_iter + 1):
+        start = time.perf_counter()
+        module.train()
+        total, n_batches = 0.0, 0
+        for batch in batches(epoch):
+            optimizer.zero_grad(set_to_none=True)
+            value = loss(batch, result.n_updates)
+            value.backward()
+            optimizer.step()
+            result.n_updates += 1
+            total += float(value.detach())
+            n_batches += 1
+        score = None
+        if validate is not None:
+            module.eval()
+            with torch.no_grad():
+                score = float(validate())
+        record = {"epoch": epoch, "loss": total / max(n_batches, 1), "validation": score,
+                  "seconds": time.perf_counter() - start}
+        result.history.append(record)
+        result.n_iter = epoch
+        if verbose:
+            extra = "" if score is None else f", validation {score:.5f}"
+            print(f"{name} epoch {epoch}: loss {record['loss']:.5f}{extra} "
+                  f"({record['seconds']:.1f} s)", flush=True)
+        if not np.isfinite(record["loss"]):
+            raise FloatingPointError(
+                f"{name}: the training loss became {record['loss']} at epoch {epoch}; "
+                "lower the learning rate.")
+        if validate is None:
+            result.best_epoch = epoch
+            continue
+        if score > result.best_score + tol:
+            result.best_score, result.best_epoch, since_best = score, epoch, 0
+            with torch.no_grad():
+                for saved, p in zip(best, module.parameters()):
+                    saved.copy_(p)
+        else:
+            since_best += 1
+            if since_best >= n_iter_no_change:
+                break
+    if best is not None:
+        with torch.no_grad():
+            for saved, p in zip(best, module.parameters()):
+                p.copy_(saved)
+    module.eval()
+    return result

@@ -1,0 +1,422 @@
+"""Ranking metrics of top-N recommendation, and scikit-learn scorers built on them.
+
+Definitions, for one user with the set ``R`` of relevant (held-out) items and
+the model's ranking ``r_1, r_2, ...`` of the items it did not train on, with
+``hit_i = 1`` when ``r_i`` is in ``R``:
+
+=================  ==============================================================
+``recall``         ``sum_{i<=k} hit_i / min(k, |R|)`` (Liang et al. 2018; 1 is
+                   reachable for every user)
+``plain_recall``   ``sum_{i<=k} hit_i / |R|``
+``precision``      ``sum_{i<=k} hit_i / k``
+``ndcg``           ``DCG / IDCG`` with binary gains, ``DCG = sum_{i<=k} hit_i /
+                   log2(i + 1)`` and ``IDCG`` the DCG of ``min(k, |R|)`` hits
+``map``            ``sum_{i<=k} hit_i * precision@i / min(k, |R|)``
+``mrr``            ``1 / i`` of the first hit within ``k``, else 0
+``hit_rate``       1 if any hit within ``k``, else 0
+``coverage``       share of the model's items recommended (within ``k``) to at
+                   least one user: a catalogue statistic, not a per-user mean
+=================  ==============================================================
+
+Every per-user metric is averaged over the users with at least one relevant
+item.  A relevant item the model has never seen (absent from its training data)
+stays in ``R``: it counts as missed, it is never dropped.
+
+:func:`ranking_report` computes them for a fitted recommender a block of users at
+a time (never a users x items score matrix), the users' training items excluded;
+:func:`make_ranking_scorer` turns one into a scorer for ``GridSearchCV`` or
+``cross_validate``.  The functions ``recall_at_k`` ... ``coverage_at_k`` compute
+them from rankings you already have.
+"""
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = [
+    "RANKING_METRICS",
+    "coverage_at_k",
+    "hit_rate_at_k",
+    "make_ranking_scorer",
+    "map_at_k",
+    "mrr_at_k",
+    "ndcg_at_k",
+    "plain_recall_at_k",
+    "precision_at_k",
+    "ranking_report",
+    "recall_at_k",
+]
+
+#: Names accepted by :func:`ranking_report` and :func:`make_ranking_scorer`.
+RANKING_METRICS = ("recall", "plain_recall", "ndcg", "precision", "map", "mrr",
+                   "hit_rate", "coverage")
+
+
+def _check_k(k):
+    ks = (k,) if isinstance(k, numbers.Integral) else tuple(k)
+    for value in ks:
+        if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral)
+                or value < 1):
+            raise ValueError(f"k must be a positive int or a sequence of them; got {k!r}.")
+    if not ks:
+        raise ValueError("k must name at least one cut-off; got an empty sequence.")
+    return tuple(int(v) for v in ks)
+
+
+def _check_metrics(metrics):
+    names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    for name in names:
+        if name not in RANKING_METRICS:
+            raise ValueError(
+                f"Unknown ranking metric {name!r}; choose from {', '.join(RANKING_METRICS)}.")
+    return names
+
+
+def _hits(relevant, ranked):
+    """``hits[u, i]``: is ``ranked[u, i]`` a stored column of row ``u`` of ``relevant``?"""
+    relevant = sp.csr_matrix(relevant)
+    relevant.sort_indices()
+    n_cols = max(relevant.shape[1], int(ranked.max(initial=-1)) + 1, 1)
+    rows = np.repeat(np.arange(relevant.shape[0], dtype=np.int64), np.diff(relevant.indptr))
+    keys = rows * n_cols + relevant.indices
+    valid = ranked >= 0
+    query = np.arange(len(ranked), dtype=np.int64)[:, None] * n_cols + np.maximum(ranked, 0)
+    pos = np.minimum(np.searchsorted(keys, query), max(len(keys) - 1, 0))
+    return valid & (keys[pos] == query) if len(keys) else np.zeros(ranked.shape, bool)
+
+
+def _per_user(hits, n_relevant, k, name):
+    """One metric at cut-off ``k`` for each row of ``hits`` (rows of >= 1 relevant)."""
+    hits = hits[:, :k].astype(np.float64)
+    n_hits = hits.sum(axis=1)
+    cap = np.minimum(k, n_relevant)
+    if name == "recall":
+        return n_hits / cap
+    if name == "plain_recall":
+        return n_hits / n_relevant
+    if name == "precision":
+        return n_hits / k
+    if name == "hit_rate":
+        return (n_hits > 0).astype(np.float64)
+    if name == "mrr":
+        first = np.argmax(hits > 0, axis=1)
+        return np.where(n_hits > 0, 1.0 / (first + 1), 0.0)
+    if name == "map":
+        precision_at = np.cumsum(hits, axis=1) / np.arange(1, hits.shape[1] + 1)
+        return (hits * precision_at).sum(axis=1) / cap
+    if name == "ndcg":
+        discount = 1.0 / np.log2(np.arange(2, k + 2))
+        dcg = hits @ discount[:hits.shape[1]]
+        idcg = np.cumsum(discount)[cap - 1]
+        return dcg / idcg
+    raise ValueError(name)  # pragma: no cover - names are checked first
+
+
+def _as_relevant(y_true, n_rows):
+    """``y_true`` (sparse matrix, or a list of item-id sequences) as a CSR."""
+    if sp.issparse(y_true):
+        csr = sp.csr_matrix(y_true)
+    else:
+        rows = [np.asarray(r, dtype=np.int64).ravel() for r in y_true]
+        indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
+        indices = np.concatenate(rows) if rows else np.empty(0, np.int64)
+        if len(indices) and indices.min() < 0:
+            raise ValueError("Relevant item ids must be >= 0 (-1 pads rankings only).")
+        n_cols = int(indices.max()) + 1 if len(indices) else 1
+        csr = sp.csr_matrix((np.ones(len(indices)), indices, indptr),
+                            shape=(len(rows), n_cols))
+        csr.sum_duplicates()
+    if csr.shape[0] != n_rows:
+        raise ValueError(
+            f"y_true has {csr.shape[0]} users but y_ranked has {n_rows} rankings; pass "
+            "one row of relevant items per ranking.")
+    return csr
+
+
+def _from_rankings(name, y_true, y_ranked, k):
+    (k,) = _check_k(k)
+    ranked = np.asarray(y_ranked)
+    if ranked.ndim != 2 or ranked.dtype.kind not in "iu":
+        raise ValueError(
+            "y_ranked must be a 2-d integer array of item ids, one ranking per row, best "
+            f"first (-1 pads a short ranking); got shape {ranked.shape}, dtype "
+            f"{ranked.dtype}.")
+    if ranked.shape[1] < k:
+        raise ValueError(
+            f"k={k} but the rankings hold only {ranked.shape[1]} items each; rank at "
+            f"least k items (pad with -1).")
+    relevant = _as_relevant(y_true, len(ranked))
+    n_relevant = np.diff(relevant.indptr)
+    keep = n_relevant > 0
+    if not keep.any():
+        raise ValueError("No user has a relevant item, so the metric is undefined.")
+    hits = _hits(relevant[keep], ranked[keep].astype(np.int64))
+    return float(_per_user(hits, n_relevant[keep], k, name).mean())
+
+
+_RANKING_DOC = """{title} at ``k``, averaged over the users with a relevant item.
+
+    {definition}
+
+    Parameters
+    ----------
+    y_true : sparse matrix of shape (n_users, n_items), or list of sequences of int
+        Relevant items of each user: the stored entries of row ``u`` (their
+        values are ignored), or the item ids of ``y_true[u]``.
+    y_ranked : ndarray of int of shape (n_users, >= k)
+        Each user's ranked item ids, best first; ``-1`` pads a short ranking.
+    k : int, default={k}
+        Cut-off.
+
+    Returns
+    -------
+    score : float
+
+    Examples
+    --------
+    >>> from sklearn_autorec.metrics import {name}
+    >>> {name}([[1, 2, 3], [0]], [[3, 2, 1], [2, 1, 0]], k=2)
+    {example}
+    """
+
+
+def _ranking_function(name, title, definition, default_k, example):
+    def metric(y_true, y_ranked, k=default_k):
+        return _from_rankings(name, y_true, y_ranked, k)
+
+    metric.__name__ = metric.__qualname__ = f"{name}_at_k"
+    metric.__doc__ = _RANKING_DOC.format(title=title, definition=definition, k=default_k,
+                                         name=f"{name}_at_k", example=example)
+    return metric
+
+
+recall_at_k = _ranking_function(
+    "recall", "Recall (Liang et al. 2018)",
+    "Hits in the top ``k`` divided by ``min(k, n_relevant)``.", 20, "0.5")
+plain_recall_at_k = _ranking_function(
+    "plain_recall", "Recall", "Hits in the top ``k`` divided by ``n_relevant``.", 20,
+    "0.333...")
+precision_at_k = _ranking_function(
+    "precision", "Precision", "Hits in the top ``k`` divided by ``k``.", 10, "0.5")
+ndcg_at_k = _ranking_function(
+    "ndcg", "NDCG with binary gains",
+    "``sum_i hit_i / log2(i + 1)`` over the top ``k``, divided by its value for "
+    "``min(k, n_relevant)`` hits in front.", 100, "0.5")
+map_at_k = _ranking_function(
+    "map", "Mean average precision",
+    "``sum_i hit_i * precision@i`` over the top ``k``, divided by "
+    "``min(k, n_relevant)``.", 10, "0.5")
+mrr_at_k = _ranking_function(
+    "mrr", "Mean reciprocal rank", "``1 / i`` of the first hit in the top ``k``, else 0.",
+    10, "0.5")
+hit_rate_at_k = _ranking_function(
+    "hit_rate", "Hit rate", "1 when the top ``k`` holds a relevant item, else 0.", 10,
+    "0.5")
+
+
+def coverage_at_k(y_ranked, n_items, k=10):
+    """Share of the catalogue's ``n_items`` recommended in the top ``k`` of any user.
+
+    Parameters
+    ----------
+    y_ranked : ndarray of int of shape (n_users, >= k)
+        Ranked item ids ``0..n_items-1`` (``-1`` pads).
+    n_items : int
+        Size of the catalogue.
+    k : int, default=10
+
+    Returns
+    -------
+    coverage : float in [0, 1]
+
+    Examples
+    --------
+    >>> from sklearn_autorec.metrics import coverage_at_k
+    >>> coverage_at_k([[3, 2, 1], [2, 1, 0]], n_items=4, k=2)
+    0.75
+    """
+    (k,) = _check_k(k)
+    ranked = np.asarray(y_ranked)[:, :k]
+    items = np.unique(ranked[ranked >= 0])
+    return float(len(items) / n_items)
+
+
+def ranking_report(estimator, X, y=None, *, k=(20, 100), metrics=("recall", "ndcg"),
+                   X_fold_in=None, y_fold_in=None, exclude_seen=True):
+    """Ranking metrics of a fitted recommender against held-out interactions.
+
+    Every user of ``X`` is ranked all the model's items (less its training
+    items with ``exclude_seen=True``) a block of users at a time, and the
+    metrics of :mod:`sklearn_autorec.metrics` are averaged over these users.
+
+    Parameters
+    ----------
+    estimator : fitted recommender
+        Any ``...Recommender`` of this package.
+    X : scipy sparse matrix or array-like of shape (n_samples, 2)
+        Held-out interactions (the relevant items), in the form the model was
+        fitted on.  Their users must have training interactions, unless
+        ``X_fold_in`` is given.
+    y : array-like of shape (n_samples,), default=None
+        Weights or ratings of the pairs (the model's ``positive_threshold``
+        decides which are relevant).
+    k : int or sequence of int, default=(20, 100)
+        Cut-offs.
+    metrics : str or sequence of str, default=("recall", "ndcg")
+        Names from :data:`RANKING_METRICS`.
+    X_fold_in, y_fold_in : default=None
+        For users the model did not train on (strong generalisation): their
+        fold-in interactions, from which :meth:`recommend_new` ranks; the users
+        of ``X`` must all be in ``X_fold_in`` (same ids, or same rows of a
+        matrix), and their fold-in items are excluded with ``exclude_seen``.
+    exclude_seen : bool, default=True
+        Leave out the training (or fold-in) items of each user.
+
+    Returns
+    -------
+    report : dict
+        ``"{metric}@{k}"`` -> float for every metric and cut-off, and
+        ``"n_users"``: the number of users averaged over.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> from sklearn_autorec import PopularityRecommender
+    >>> from sklearn_autorec.metrics import ranking_report
+    >>> train = sp.csr_matrix([[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 1, 0]])
+    >>> test = sp.csr_matrix([[0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]])
+    >>> model = PopularityRecommender().fit(train)
+    >>> ranking_report(model, test, k=1, metrics="hit_rate")
+    {'hit_rate@1': 0.666..., 'n_users': 3}
+    """
+    ks = _check_k(k)
+    names = _check_metrics(metrics)
+    parsed, users, items = estimator.encode_interactions(X, y, context="ranking_report")
+    if len(parsed) == 0:
+        raise ValueError("ranking_report: X holds no relevant interaction to score.")
+    if X_fold_in is None:
+        if (users < 0).any():
+            j = int(np.flatnonzero(users < 0)[0])
+            raise ValueError(
+                f"ranking_report: {int(np.unique(parsed.users[users < 0]).size)} users of "
+                f"X have no training interactions (first: {parsed.users[j]!r}). Score "
+                "held-out users by passing their fold-in interactions as X_fold_in.")
+        ids, rows = np.unique(users, return_inverse=True)
+
+        def score_block(block):
+            return estimator._score_users(ids[block])
+
+        seen = None
+        if exclude_seen:
+            train_rows = estimator._user_rows(ids)
+            seen = (train_rows.indptr, train_rows.indices)
+    else:
+        fold_ids, fold_csr = estimator._new_rows(X_fold_in, y_fold_in, "ranking_report")
+        ids, rows = np.unique(parsed.users, return_inverse=True)
+        where = np.searchsorted(fold_ids, ids)
+        where = np.minimum(where, len(fold_ids) - 1)
+        missing = fold_ids[where] != ids
+        if missing.any():
+            raise ValueError(
+                f"ranking_report: {int(missing.sum())} users of X have no fold-in "
+                f"interactions in X_fold_in (first: {ids[missing][0]!r}); every held-out "
+                "user needs some.")
+        fold_csr = fold_csr[where]
+
+        def score_block(block):
+            return estimator._score_new(fold_csr[block])
+
+        seen = (fold_csr.indptr, fold_csr.indices) if exclude_seen else None
+    known = items >= 0
+    relevant = sp.csr_matrix((np.ones(int(known.sum())), (rows[known], items[known])),
+                             shape=(len(ids), estimator.n_items_))
+    relevant.sum_duplicates()
+    n_relevant = np.bincount(rows, minlength=len(ids))
+    report = evaluate_blocks(score_block, estimator.n_items_, seen, relevant, n_relevant,
+                             ks, names)
+    report["n_users"] = len(ids)
+    return report
+
+
+def evaluate_blocks(score_block, n_items, seen, relevant, n_relevant, ks, names):
+    """The metrics ``names`` at cut-offs ``ks`` of rankings scored block by block.
+
+    ``score_block(rows)`` scores rows ``0..len(n_relevant)-1`` for all
+    ``n_items`` items; ``seen`` (CSR structure per row, or None) is excluded;
+    ``relevant`` (CSR of the known relevant items) and ``n_relevant`` (all
+    relevant items, known or not) define the hits.  Shared by
+    :func:`ranking_report` and the models' early stopping.
+    """
+    from ._recommender import top_items
+
+    n_rows = len(n_relevant)
+    kmax = min(max(ks), n_items)
+    top, _ = top_items(score_block, n_rows, n_items, kmax, seen, pad=True)
+    if kmax < max(ks):
+        top = np.hstack([top, np.full((n_rows, max(ks) - kmax), -1, dtype=np.int64)])
+    hits = _hits(relevant, top)
+    report = {}
+    for name in names:
+        for cut in ks:
+            if name == "coverage":
+                report[f"{name}@{cut}"] = coverage_at_k(top, n_items, cut)
+            else:
+                report[f"{name}@{cut}"] = float(_per_user(hits, n_relevant, cut, name).mean())
+    return report
+
+
+class _RankingScorer:
+    """A scorer ``scorer(estimator, X, y=None)`` of one ranking metric (higher is better)."""
+
+    def __init__(self, metric, k, kwargs):
+        self.metric, self.k, self.kwargs = metric, k, kwargs
+
+    def __call__(self, estimator, X, y=None, sample_weight=None):
+        if sample_weight is not None:
+            raise ValueError("Ranking scorers take no sample_weight.")
+        report = ranking_report(estimator, X, y, k=self.k, metrics=(self.metric,),
+                                **self.kwargs)
+        return report[f"{self.metric}@{self.k}"]
+
+    def __repr__(self):
+        extra = "".join(f", {key}={value!r}" for key, value in self.kwargs.items())
+        return f"make_ranking_scorer({self.metric!r}, k={self.k}{extra})"
+
+
+def make_ranking_scorer(metric="ndcg", k=100, *, exclude_seen=True):
+    """A scikit-learn scorer of a ranking metric, for ``GridSearchCV`` and the like.
+
+    Parameters
+    ----------
+    metric : str, default="ndcg"
+        One of :data:`RANKING_METRICS`.
+    k : int, default=100
+        Cut-off.
+    exclude_seen : bool, default=True
+        Leave out each user's training items (see :func:`ranking_report`).
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y=None)`` -> the metric of the fitted
+        ``estimator`` on the held-out interactions ``X`` (higher is better).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn_autorec import EASERecommender
+    >>> from sklearn_autorec.metrics import make_ranking_scorer
+    >>> from sklearn_autorec.model_selection import PerUserHoldout
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.unique(rng.integers(0, 40, size=(600, 2)), axis=0)
+    >>> search = GridSearchCV(EASERecommender(), {"alpha": [1.0, 100.0]},
+    ...                       cv=PerUserHoldout(n_splits=2, random_state=0),
+    ...                       scoring=make_ranking_scorer("ndcg", k=10)).fit(X)
+    >>> sorted(search.best_params_)
+    ['alpha']
+    """
+    (metric,) = _check_metrics(metric)
+    (k,) = _check_k(k)
+    return _RankingScorer(metric, k, {"exclude_seen": bool(exclude_seen)})
