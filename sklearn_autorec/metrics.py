@@ -34,6 +34,8 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
+from ._data import describe_id
+
 __all__ = [
     "RANKING_METRICS",
     "coverage_at_k",
@@ -300,7 +302,7 @@ def ranking_report(estimator, X, y=None, *, k=(20, 100), metrics=("recall", "ndc
             j = int(np.flatnonzero(users < 0)[0])
             raise ValueError(
                 f"ranking_report: {int(np.unique(parsed.users[users < 0]).size)} users of "
-                f"X have no training interactions (first: {parsed.users[j]!r}). Score "
+                f"X have no training interactions (first: {describe_id(parsed.users, j)}). Score "
                 "held-out users by passing their fold-in interactions as X_fold_in.")
         ids, rows = np.unique(users, return_inverse=True)
 
@@ -320,7 +322,8 @@ def ranking_report(estimator, X, y=None, *, k=(20, 100), metrics=("recall", "ndc
         if missing.any():
             raise ValueError(
                 f"ranking_report: {int(missing.sum())} users of X have no fold-in "
-                f"interactions in X_fold_in (first: {ids[missing][0]!r}); every held-out "
+                f"interactions in X_fold_in (first: {describe_id(ids[missing], 0)}); every "
+                "held-out "
                 "user needs some.")
         fold_csr = fold_csr[where]
 
