@@ -350,8 +350,11 @@ class RecommenderBase(BaseEstimator):
                 f"{self.n_items_ - int(n_seen[k])} items of the model's {self.n_items_} "
                 "it has not interacted with; lower n or pass exclude_seen=False.")
 
-    def _new_rows(self, X, y, context, unknown_items="raise"):
-        """New users' interactions -> (user ids, CSR over the model's items)."""
+    def _new_rows(self, X, y, context, unknown_items="raise", allow_empty=False):
+        """New users' interactions -> (user ids, CSR over the model's items).
+
+        Users (matrix rows) without interactions raise unless ``allow_empty``.
+        """
         parsed, _, items = self.encode_interactions(X, y, context=context)
         if parsed.is_matrix:
             ids = np.arange(parsed.shape[0], dtype=np.int64)
@@ -372,7 +375,7 @@ class RecommenderBase(BaseEstimator):
                             shape=(len(ids), self.n_items_))
         csr.sort_indices()
         empty = np.diff(csr.indptr) == 0
-        if empty.any():
+        if empty.any() and not allow_empty:
             k = int(np.flatnonzero(empty)[0])
             raise ValueError(
                 f"{context}: user {describe_id(ids, k)} has no interaction with the "

@@ -314,17 +314,16 @@ def ranking_report(estimator, X, y=None, *, k=(20, 100), metrics=("recall", "ndc
             train_rows = estimator._user_rows(ids)
             seen = (train_rows.indptr, train_rows.indices)
     else:
-        fold_ids, fold_csr = estimator._new_rows(X_fold_in, y_fold_in, "ranking_report")
+        fold_ids, fold_csr = estimator._new_rows(X_fold_in, y_fold_in, "ranking_report",
+                                                 allow_empty=True)
         ids, rows = np.unique(parsed.users, return_inverse=True)
-        where = np.searchsorted(fold_ids, ids)
-        where = np.minimum(where, len(fold_ids) - 1)
-        missing = fold_ids[where] != ids
+        where = np.minimum(np.searchsorted(fold_ids, ids), len(fold_ids) - 1)
+        missing = (fold_ids[where] != ids) | (np.diff(fold_csr.indptr)[where] == 0)
         if missing.any():
             raise ValueError(
                 f"ranking_report: {int(missing.sum())} users of X have no fold-in "
                 f"interactions in X_fold_in (first: {describe_id(ids[missing], 0)}); every "
-                "held-out "
-                "user needs some.")
+                "held-out user needs some.")
         fold_csr = fold_csr[where]
 
         def score_block(block):

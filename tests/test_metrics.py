@@ -183,3 +183,26 @@ def test_scorer_in_grid_search():
     model = EASERecommender(alpha=1.0).fit(X[train])
     assert scorer(model, X[~train]) == M.ranking_report(model, X[~train], k=10,
                                                         metrics="recall")["recall@10"]
+
+
+def test_fold_in_report_with_matrices_of_the_full_shape():
+    """Held-out users' rows in full-shape matrices: empty rows are not users of X."""
+    X = _interactions(n_users=30)
+    R = sp.csr_matrix((np.ones(len(X)), (X[:, 0], X[:, 1])), shape=(30, 40))
+    held = np.arange(30) >= 20
+    train = sp.csr_matrix(R.multiply(~held[:, None]))
+    train.eliminate_zeros()  # stored zeros would be interactions of weight 0
+    rest = sp.csr_matrix(R.multiply(held[:, None]))
+    rest.eliminate_zeros()
+    rest = rest.tocoo()
+    out = np.random.default_rng(0).random(rest.nnz) < 0.3
+    fold_in = sp.csr_matrix((rest.data[~out], (rest.row[~out], rest.col[~out])), shape=R.shape)
+    test = sp.csr_matrix((rest.data[out], (rest.row[out], rest.col[out])), shape=R.shape)
+    model = EASERecommender(alpha=5.0).fit(train)
+    report = M.ranking_report(model, test, X_fold_in=fold_in, k=10, metrics=("ndcg",),
+                              exclude_seen=True)
+    assert report["n_users"] == int((np.diff(test.indptr) > 0).sum())
+    pairs = np.column_stack(fold_in.nonzero())
+    test_pairs = np.column_stack(test.nonzero())
+    assert report["ndcg@10"] == pytest.approx(M.ranking_report(
+        model, test_pairs, X_fold_in=pairs, k=10, metrics=("ndcg",))["ndcg@10"])
