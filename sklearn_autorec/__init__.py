@@ -14,6 +14,7 @@ from ._autorec import AutoRecRegressor
 from ._baseline import BaselineRegressor
 from ._ease import EASERecommender
 from ._mf import BiasedMFRegressor
+from ._ncf import NCFRecommender, NCFRegressor
 from ._popularity import PopularityRecommender
 
 __version__ = "0.1.0"
@@ -23,6 +24,8 @@ __all__ = [
     "BaselineRegressor",
     "BiasedMFRegressor",
     "EASERecommender",
+    "NCFRecommender",
+    "NCFRegressor",
     "PopularityRecommender",
     "__version__",
 ]

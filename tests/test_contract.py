@@ -6,7 +6,8 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from contract import check_rating_estimator
-from sklearn_autorec import AutoRecRegressor, BaselineRegressor, BiasedMFRegressor
+from sklearn_autorec import (AutoRecRegressor, BaselineRegressor, BiasedMFRegressor,
+                             NCFRegressor)
 
 FAST_ESTIMATORS = [
     AutoRecRegressor(hidden_layer_sizes=(8,), max_iter=15, random_state=0),
@@ -16,6 +17,8 @@ FAST_ESTIMATORS = [
     BiasedMFRegressor(n_components=4, max_iter=5, random_state=0),
     BiasedMFRegressor(n_components=4, solver="sgd", learning_rate_init=0.02, batch_size=16,
                       max_iter=5, early_stopping=True, random_state=0),
+    NCFRegressor(max_iter=3, random_state=0),
+    NCFRegressor("gmf", n_components=4, max_iter=3, early_stopping=False, random_state=0),
 ]
 
 
