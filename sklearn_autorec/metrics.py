@@ -48,6 +48,7 @@ __all__ = [
     "precision_at_k",
     "ranking_report",
     "recall_at_k",
+    "sampled_ranking_report",
 ]
 
 #: Names accepted by :func:`ranking_report` and :func:`make_ranking_scorer`.
@@ -365,6 +366,85 @@ def evaluate_blocks(score_block, n_items, seen, relevant, n_relevant, ks, names)
                 report[f"{name}@{cut}"] = coverage_at_k(top, n_items, cut)
             else:
                 report[f"{name}@{cut}"] = float(_per_user(hits, n_relevant, cut, name).mean())
+    return report
+
+
+def sampled_ranking_report(estimator, X, negatives, *, k=10, metrics=("hit_rate", "ndcg")):
+    """HR@k and NDCG@k of one held-out item ranked among sampled negatives (NCF protocol).
+
+    He et al. (2017) rank each user's held-out item among ``m`` (99) items the
+    user never interacted with.  With one relevant item, ``hit_rate@k`` is 1
+    when it ranks in the top ``k`` and ``ndcg@k`` is ``1 / log2(rank + 1)``
+    (0 beyond ``k``).  Ties count against the held-out item (its rank is one plus
+    the number of negatives scored at least as high), so a model that scores
+    everything alike gets 0, not 1.  Rendle et al. (2020) show that this
+    protocol can order models differently from full ranking; prefer
+    :func:`ranking_report` unless you compare with the NCF paper.
+
+    Parameters
+    ----------
+    estimator : fitted recommender or rating regressor
+        Scores pairs with ``predict``.
+    X : scipy sparse matrix or array-like of shape (n_users, 2)
+        Exactly one held-out interaction per user (e.g. the ``X_test`` of
+        :func:`~sklearn_autorec.model_selection.leave_one_out_split`).
+    negatives : array-like of shape (n_users, m)
+        Raw item ids of each user's negatives, rows in increasing user order.
+    k : int, default=10
+    metrics : sequence of {"hit_rate", "ndcg"}, default=("hit_rate", "ndcg")
+
+    Returns
+    -------
+    report : dict
+        ``"{metric}@{k}"`` -> float, and ``"n_users"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_autorec import PopularityRecommender
+    >>> from sklearn_autorec.metrics import sampled_ranking_report
+    >>> model = PopularityRecommender().fit([[0, 0], [1, 0], [1, 1], [2, 2]])
+    >>> # user 2's item 0 outscores its negative; user 0's item 1 ties with its
+    >>> # negative 2 (both were seen once): a miss
+    >>> sampled_ranking_report(model, [[0, 1], [2, 0]], [[2], [1]], k=1)
+    {'hit_rate@1': 0.5, 'ndcg@1': 0.5, 'n_users': 2}
+    """
+    (k,) = _check_k(k)
+    names = _check_metrics(metrics)
+    for name in names:
+        if name not in ("hit_rate", "ndcg"):
+            raise ValueError(
+                f"With one held-out item per user only 'hit_rate' and 'ndcg' are "
+                f"defined here; got {name!r}.")
+    from ._data import parse_ratings
+
+    parsed = parse_ratings(X, context="sampled_ranking_report")
+    order = np.lexsort((parsed.items, parsed.users))
+    users, items = parsed.users[order], parsed.items[order]
+    if len(users) == 0 or np.any(users[1:] == users[:-1]):
+        raise ValueError(
+            "sampled_ranking_report needs exactly one held-out interaction per user "
+            "(leave-one-out); X holds none or several for a user.")
+    negatives = np.asarray(negatives)
+    if negatives.ndim != 2 or len(negatives) != len(users):
+        raise ValueError(
+            f"negatives must have one row per held-out user ({len(users)}); got shape "
+            f"{negatives.shape}.")
+    m = negatives.shape[1]
+    pairs = np.empty((len(users) * (m + 1), 2), dtype=object if (
+        users.dtype.kind == "U" or items.dtype.kind == "U") else np.int64)
+    pairs[:, 0] = np.repeat(users, m + 1)
+    pairs[:, 1] = np.column_stack([items, negatives]).ravel()
+    scores = np.asarray(estimator.predict(pairs), dtype=np.float64).reshape(len(users), m + 1)
+    rank = 1 + np.sum(scores[:, 1:] >= scores[:, :1], axis=1)  # ties count against
+    report = {}
+    for name in names:
+        if name == "hit_rate":
+            report[f"hit_rate@{k}"] = float(np.mean(rank <= k))
+        else:
+            report[f"ndcg@{k}"] = float(np.mean(np.where(rank <= k, 1.0 / np.log2(rank + 1),
+                                                         0.0)))
+    report["n_users"] = len(users)
     return report
 
 

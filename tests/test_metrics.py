@@ -206,3 +206,28 @@ def test_fold_in_report_with_matrices_of_the_full_shape():
     test_pairs = np.column_stack(test.nonzero())
     assert report["ndcg@10"] == pytest.approx(M.ranking_report(
         model, test_pairs, X_fold_in=pairs, k=10, metrics=("ndcg",))["ndcg@10"])
+
+
+def test_sampled_ranking_report_matches_a_loop():
+    X = _interactions()
+    model = EASERecommender(alpha=3.0).fit(X)
+    rng = np.random.default_rng(3)
+    users = model.user_ids_[:10]
+    held = np.array([X[X[:, 0] == u, 1][0] for u in users])
+    negatives = np.array([rng.choice(np.setdiff1d(model.item_ids_, X[X[:, 0] == u, 1]), 7,
+                                     replace=False) for u in users])
+    report = M.sampled_ranking_report(model, np.column_stack([users, held]), negatives, k=3)
+    hr, nd = [], []
+    for u, i, neg in zip(users, held, negatives):
+        pos = model.predict([[u, i]])[0]
+        rank = 1 + sum(model.predict([[u, j]])[0] >= pos for j in neg)
+        hr.append(rank <= 3)
+        nd.append(1 / math.log2(rank + 1) if rank <= 3 else 0.0)
+    assert report["hit_rate@3"] == pytest.approx(np.mean(hr))
+    assert report["ndcg@3"] == pytest.approx(np.mean(nd))
+    with pytest.raises(ValueError, match="exactly one held-out interaction per user"):
+        M.sampled_ranking_report(model, [[users[0], 1], [users[0], 2]], [[3], [4]])
+    with pytest.raises(ValueError, match="one row per held-out user"):
+        M.sampled_ranking_report(model, [[users[0], 1]], [[3], [4]])
+    with pytest.raises(ValueError, match="only 'hit_rate' and 'ndcg'"):
+        M.sampled_ranking_report(model, [[users[0], 1]], [[3]], metrics=("recall",))
