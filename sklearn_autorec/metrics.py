@@ -377,7 +377,9 @@ def sampled_ranking_report(estimator, X, negatives, *, k=10, metrics=("hit_rate"
     when it ranks in the top ``k`` and ``ndcg@k`` is ``1 / log2(rank + 1)``
     (0 beyond ``k``).  Ties count against the held-out item (its rank is one plus
     the number of negatives scored at least as high), so a model that scores
-    everything alike gets 0, not 1.  Rendle et al. (2020) show that this
+    everything alike gets 0, not 1.  An item a recommender did not train on
+    cannot be scored: it ranks last (a held-out item among them is a miss).
+    Rendle et al. (2020) show that this
     protocol can order models differently from full ranking; prefer
     :func:`ranking_report` unless you compare with the NCF paper.
 
@@ -435,7 +437,17 @@ def sampled_ranking_report(estimator, X, negatives, *, k=10, metrics=("hit_rate"
         users.dtype.kind == "U" or items.dtype.kind == "U") else np.int64)
     pairs[:, 0] = np.repeat(users, m + 1)
     pairs[:, 1] = np.column_stack([items, negatives]).ravel()
-    scores = np.asarray(estimator.predict(pairs), dtype=np.float64).reshape(len(users), m + 1)
+    scores = np.full(len(pairs), -np.inf)
+    known = np.ones(len(pairs), dtype=bool)
+    if hasattr(estimator, "item_ids_") and not hasattr(estimator, "rating_min_"):
+        # a recommender scores only items it trained on: the others rank last
+        from ._data import _check_ids
+
+        raw = _check_ids(pairs[:, 1], "item")
+        known = estimator._id_index("item").transform(raw) >= 0
+        pairs = pairs[known]
+    scores[known] = np.asarray(estimator.predict(pairs), dtype=np.float64)
+    scores = scores.reshape(len(users), m + 1)
     rank = 1 + np.sum(scores[:, 1:] >= scores[:, :1], axis=1)  # ties count against
     report = {}
     for name in names:

@@ -231,3 +231,11 @@ def test_sampled_ranking_report_matches_a_loop():
         M.sampled_ranking_report(model, [[users[0], 1]], [[3], [4]])
     with pytest.raises(ValueError, match="only 'hit_rate' and 'ndcg'"):
         M.sampled_ranking_report(model, [[users[0], 1]], [[3]], metrics=("recall",))
+
+
+def test_sampled_ranking_report_ranks_untrained_items_last():
+    model = PopularityRecommender().fit([[0, 0], [1, 0], [1, 1], [2, 2]])
+    # user 0: held-out item 1 against an item never trained on (9): a hit;
+    # user 2: held-out item 9 (never trained on): a miss
+    report = M.sampled_ranking_report(model, [[0, 1], [2, 9]], [[9], [0]], k=1)
+    assert report["hit_rate@1"] == 0.5
