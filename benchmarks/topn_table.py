@@ -54,8 +54,9 @@ ROWS = {
     "MultVAE": ("MultVAERecommender", {"random_state": 0}, None),
     "MultDAE": ("MultDAERecommender", {"random_state": 0}, None),
     "CDAE": ("CDAERecommender", {"random_state": 0}, None),
-    "EASE tuned": ("EASERecommender", {}, {"alpha": [100.0, 200.0, 300.0, 500.0, 700.0,
-                                                     1000.0, 1500.0, 2000.0]}),
+    "EASE tuned": ("EASERecommender", {}, {"alpha": [300.0, 500.0, 700.0, 1000.0, 1500.0]}),
+    "ImplicitMF tuned": ("ImplicitMFRecommender", {"random_state": 0},
+                         {"n_components": [64, 128], "alpha": [30.0, 100.0, 300.0]}),
 }
 
 #: Peers measured on this protocol on this machine (issue 11).

@@ -13,6 +13,7 @@ Importing the package does not import torch; only training does.
 from ._autorec import AutoRecRegressor
 from ._baseline import BaselineRegressor
 from ._ease import EASERecommender
+from ._implicit_mf import ImplicitMFRecommender
 from ._mf import BiasedMFRegressor
 from ._ncf import NCFRecommender, NCFRegressor
 from ._popularity import PopularityRecommender
@@ -24,6 +25,7 @@ __all__ = [
     "BaselineRegressor",
     "BiasedMFRegressor",
     "EASERecommender",
+    "ImplicitMFRecommender",
     "NCFRecommender",
     "NCFRegressor",
     "PopularityRecommender",

@@ -46,7 +46,8 @@ def _als_chunks(indptr, budget):
     return chunks
 
 
-def als_half_step(indptr, cols, target, other, reg, chunks=None, n_workers=1):
+def als_half_step(indptr, cols, target, other, reg, chunks=None, n_workers=1, *,
+                  weight=None, base_gram=None, intercept=True):
     """Solve the ridge problems of one ALS half-step, batched.
 
     For every row ``r`` (a user, or an item), with ``a_j = [1, other[j]]``,
@@ -57,12 +58,20 @@ def als_half_step(indptr, cols, target, other, reg, chunks=None, n_workers=1):
     sides are formed by one batched matrix product and solved by one stacked
     ``np.linalg.solve``.  Rows without entries get zeros.
 
+    The keyword arguments generalise the system (all default to the plain
+    ridge problem above) to ``(base_gram + A_r^T W_r A_r + reg[r] I) x =
+    A_r^T t_r`` with ``W_r = diag(weight_rj)``; with ``intercept=False`` the
+    ``a_j`` are the rows of ``other`` alone.  The weighted ALS of implicit
+    feedback (Hu et al. 2008) is ``base_gram = Y^T Y``, ``weight = c - 1`` and
+    ``target = c`` (see :mod:`sklearn_autorec._implicit_mf`).
+
     Parameters
     ----------
     indptr, cols : ndarray
         CSR structure of the rows (``cols`` index ``other``).
     target : ndarray of shape (nnz,)
-        Target of each entry, in CSR order.
+        Target of each entry, in CSR order (the right-hand side is
+        ``sum_j target_rj a_j``).
     other : ndarray of shape (n_other, k)
         The fixed factors of the other side.
     reg : ndarray of shape (n_rows,)
@@ -71,23 +80,38 @@ def als_half_step(indptr, cols, target, other, reg, chunks=None, n_workers=1):
         Row blocks from ``_als_chunks`` (computed when None).
     n_workers : int, default=1
         Threads solving blocks concurrently.
+    weight : ndarray of shape (nnz,), default=None
+        Weight of each entry in the Gram matrix (1 when None).
+    base_gram : ndarray of shape (k', k'), default=None
+        Added to every row's Gram matrix (``k' = k + 1``, or ``k`` without
+        intercept).
+    intercept : bool, default=True
+        Prepend the constant 1 to the ``a_j`` (column 0 of ``x``: the bias).
 
     Returns
     -------
-    x : ndarray of shape (n_rows, k + 1)
-        Column 0 holds the biases, columns 1: the factors.
-    value : float
+    x : ndarray of shape (n_rows, k')
+        With ``intercept=True`` column 0 holds the biases, columns 1: the
+        factors; otherwise the factors.
+    value : float or None
         The minimised objective summed over the rows,
         ``sum_r ||t_r - A_r x_r||^2 + reg[r] ||x_r||^2``, computed as
-        ``sum_r t_r^T t_r - x_r^T A_r^T t_r`` (its value at the optimum).
+        ``sum_r t_r^T t_r - x_r^T A_r^T t_r`` (its value at the optimum).  None
+        with ``weight`` or ``base_gram``, whose objective holds terms outside
+        the rows (compute it from the factors).
     """
-    n_rows, k1 = len(indptr) - 1, other.shape[1] + 1
+    n_rows = len(indptr) - 1
+    k1 = other.shape[1] + (1 if intercept else 0)
     if chunks is None:
         chunks = _als_chunks(indptr, _ALS_BLOCK // k1)
     ext = np.zeros((other.shape[0] + 1, k1))  # last row: padding, all zeros
-    ext[:-1, 0] = 1.0
-    ext[:-1, 1:] = other
+    if intercept:
+        ext[:-1, 0] = 1.0
+        ext[:-1, 1:] = other
+    else:
+        ext[:-1] = other
     target_ext = np.append(target, 0.0)
+    weight_ext = None if weight is None else np.append(weight, 0.0)
     counts = np.diff(indptr)
     out = np.zeros((n_rows, k1))
     explained = np.zeros(n_rows)
@@ -100,7 +124,12 @@ def als_half_step(indptr, cols, target, other, reg, chunks=None, n_workers=1):
         pos = np.where(valid, pos, len(target))
         a = ext[np.where(valid, cols[np.minimum(pos, len(cols) - 1)], len(other))]
         at = a.transpose(0, 2, 1)
-        gram = at @ a
+        if weight_ext is None:
+            gram = at @ a
+        else:
+            gram = (at * weight_ext[pos][:, None, :]) @ a
+        if base_gram is not None:
+            gram += base_gram
         gram[:, diag, diag] += reg[rows][:, None]
         rhs = (at @ target_ext[pos][:, :, None])[:, :, 0]
         x = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
@@ -113,6 +142,8 @@ def als_half_step(indptr, cols, target, other, reg, chunks=None, n_workers=1):
     else:
         for rows in chunks:
             solve(rows)
+    if weight is not None or base_gram is not None:
+        return out, None
     return out, float(target @ target - explained.sum())
 
 

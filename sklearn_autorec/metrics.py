@@ -36,6 +36,9 @@ import scipy.sparse as sp
 
 from ._data import describe_id
 
+#: session_report scores at most this many cells at once (8 MB of float64)
+_SCORE_BLOCK_ROWS = 1 << 20
+
 __all__ = [
     "RANKING_METRICS",
     "coverage_at_k",
@@ -49,6 +52,7 @@ __all__ = [
     "ranking_report",
     "recall_at_k",
     "sampled_ranking_report",
+    "session_report",
 ]
 
 #: Names accepted by :func:`ranking_report` and :func:`make_ranking_scorer`.
@@ -273,6 +277,9 @@ def ranking_report(estimator, X, y=None, *, k=(20, 100), metrics=("recall", "ndc
         fold-in interactions, from which :meth:`recommend_new` ranks; the users
         of ``X`` must all be in ``X_fold_in`` (same ids, or same rows of a
         matrix), and their fold-in items are excluded with ``exclude_seen``.
+        Fold-in interactions with items the model never trained on are left
+        out (the model has no input for them); as relevant items in ``X``
+        such items count as misses.
     exclude_seen : bool, default=True
         Leave out the training (or fold-in) items of each user.
 
@@ -315,8 +322,9 @@ def ranking_report(estimator, X, y=None, *, k=(20, 100), metrics=("recall", "ndc
             train_rows = estimator._user_rows(ids)
             seen = (train_rows.indptr, train_rows.indices)
     else:
+        # fold-in items the model never trained on have no input: left out
         fold_ids, fold_csr = estimator._new_rows(X_fold_in, y_fold_in, "ranking_report",
-                                                 allow_empty=True)
+                                                 unknown_items="ignore", allow_empty=True)
         ids, rows = np.unique(parsed.users, return_inverse=True)
         where = np.minimum(np.searchsorted(fold_ids, ids), len(fold_ids) - 1)
         missing = (fold_ids[where] != ids) | (np.diff(fold_csr.indptr)[where] == 0)
@@ -457,6 +465,93 @@ def sampled_ranking_report(estimator, X, negatives, *, k=10, metrics=("hit_rate"
             report[f"ndcg@{k}"] = float(np.mean(np.where(rank <= k, 1.0 / np.log2(rank + 1),
                                                          0.0)))
     report["n_users"] = len(users)
+    return report
+
+
+def session_report(estimator, X, *, k=20, metrics=("recall", "mrr")):
+    """Next-item prediction at every position of test sessions: Recall@k, MRR@k.
+
+    For every session of ``X`` and every click ``t >= 2`` of it, the model ranks
+    all its items after the clicks before ``t``; the metrics are averaged over
+    all these targets (the protocol of GRU4Rec and NARM).  With one target,
+    ``recall@k`` (the hit rate) is 1 when it ranks in the top ``k``, ``mrr@k`` is
+    ``1 / rank`` (0 beyond ``k``); ties count against the target (its rank is the
+    number of items scored at least as high), so a constant model scores 0.
+    Clicks on items the model was not trained on are skipped in the prefixes and
+    are misses as targets; a target with no known click before it is a miss
+    (:func:`~sklearn_autorec.model_selection.session_time_split` removes such
+    items from the test set, as the protocol does).
+
+    Parameters
+    ----------
+    estimator : fitted session recommender
+    X : DataFrame, array of shape (n_clicks, 2 or 3), or list of item sequences
+        Test sessions, in a form ``fit`` takes.
+    k : int, default=20
+    metrics : sequence of {"recall", "mrr"}, default=("recall", "mrr")
+
+    Returns
+    -------
+    report : dict
+        ``"{metric}@{k}"`` -> float, ``"n_targets"``.
+
+    Examples
+    --------
+    >>> from sklearn_autorec import ItemTransitionRecommender
+    >>> from sklearn_autorec.metrics import session_report
+    >>> model = ItemTransitionRecommender().fit([[1, 2, 3], [1, 2], [2, 3]])
+    >>> session_report(model, [[1, 2, 3], [3, 1]], k=1)
+    {'recall@1': 0.666..., 'mrr@1': 0.666..., 'n_targets': 3}
+    """
+    from ._data import IdIndex
+    from ._sessions import parse_sessions
+
+    (k,) = _check_k(k)
+    names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    for name in names:
+        if name not in ("recall", "mrr"):
+            raise ValueError(
+                f"session_report computes 'recall' and 'mrr'; got {name!r}.")
+    parsed = parse_sessions(X, context="session_report")
+    codes = IdIndex(estimator.item_ids_, "item", sorted_unique=True).transform(parsed.items)
+    known_seqs, targets = [], []
+    n_targets = 0
+    for a, b in zip(parsed.offsets[:-1], parsed.offsets[1:]):
+        seq = codes[a:b]
+        if len(seq) < 2:
+            continue
+        n_targets += len(seq) - 1
+        known = seq[seq >= 0]
+        # target t (t >= 1) follows c_t known clicks; scorable when c_t >= 1 and known
+        c = np.cumsum(seq >= 0)[:-1]
+        target = seq[1:]
+        ok = (c >= 1) & (target >= 0)
+        if len(known) >= 2 and ok.any():
+            known_seqs.append(known)
+            targets.append((c[ok] - 1, target[ok]))
+    if n_targets == 0:
+        raise ValueError("session_report: X holds no session of two or more clicks.")
+    hits = {name: 0.0 for name in names}
+    block = max(1, _SCORE_BLOCK_ROWS // max(estimator.n_items_, 1))
+    start = 0
+    while start < len(known_seqs):
+        stop, rows = start, 0
+        while stop < len(known_seqs) and (rows == 0 or rows + len(known_seqs[stop]) <= block):
+            rows += len(known_seqs[stop]) - 1
+            stop += 1
+        scores = np.asarray(estimator._score_positions(known_seqs[start:stop]))
+        offset = 0
+        for seq, (pos, target) in zip(known_seqs[start:stop], targets[start:stop]):
+            s = scores[offset + pos]
+            rank = np.sum(s >= s[np.arange(len(target)), target][:, None], axis=1)
+            if "recall" in hits:
+                hits["recall"] += float(np.sum(rank <= k))
+            if "mrr" in hits:
+                hits["mrr"] += float(np.sum(np.where(rank <= k, 1.0 / rank, 0.0)))
+            offset += len(seq) - 1
+        start = stop
+    report = {f"{name}@{k}": hits[name] / n_targets for name in names}
+    report["n_targets"] = n_targets
     return report
 
 
