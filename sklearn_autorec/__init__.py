@@ -17,6 +17,7 @@ from ._implicit_mf import ImplicitMFRecommender
 from ._mf import BiasedMFRegressor
 from ._ncf import NCFRecommender, NCFRegressor
 from ._popularity import PopularityRecommender
+from ._sessions import ItemTransitionRecommender, SessionPopularityRecommender
 
 __version__ = "0.1.0"
 
@@ -26,8 +27,10 @@ __all__ = [
     "BiasedMFRegressor",
     "EASERecommender",
     "ImplicitMFRecommender",
+    "ItemTransitionRecommender",
     "NCFRecommender",
     "NCFRegressor",
     "PopularityRecommender",
+    "SessionPopularityRecommender",
     "__version__",
 ]

@@ -78,10 +78,11 @@ class Sessions:
 def _from_sequences(X, context):
     seqs = []
     for s, seq in enumerate(X):
-        if np.ndim(seq) != 1:
+        if not isinstance(seq, (list, tuple, np.ndarray)) or not all(
+                np.isscalar(i) for i in seq):
             raise ValueError(
-                f"{context}: a list of sessions must hold one sequence of item ids per "
-                f"session; session {s} is {seq!r}.")
+                f"{context}: a list of sessions must hold one flat sequence of item ids "
+                f"per session; session {s} is {seq!r}.")
         seqs.append(seq)
     lengths = np.array([len(q) for q in seqs], dtype=np.int64)
     flat = [i for q in seqs for i in q]
@@ -152,7 +153,8 @@ def parse_prefixes(sessions, context="recommend"):
             f"{context}: sessions must be a non-empty list of item sequences (session "
             "prefixes, oldest click first), e.g. [[12, 7], [3]].")
     for s, seq in enumerate(sessions):
-        if np.ndim(seq) != 1:
+        if not isinstance(seq, (list, tuple, np.ndarray)) or not all(
+                np.isscalar(i) for i in seq):
             raise ValueError(
                 f"{context}: sessions must be a list of item sequences; element {s} is "
                 f"{seq!r} (for one session, pass [[...]]).")

@@ -20,6 +20,11 @@ Top-N recommendation (the protocols of Liang et al. 2018 and He et al. 2017):
 * :func:`leave_one_out_split` holds out each user's latest (or a random)
   interaction and samples negative items for it (the NCF protocol).
 
+Sessions (the protocol of GRU4Rec and the session-rec framework):
+
+* :func:`session_time_split` puts the sessions that end in the last days into
+  the test set, and removes test clicks on items without a training click.
+
 Conversion:
 
 * :func:`matrix_to_pairs` and :func:`pairs_to_matrix` convert between a sparse
@@ -39,6 +44,7 @@ from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import check_random_state
 
 from ._data import IdIndex, cold_keepers, find_duplicate, parse_ratings
+from ._sessions import session_time_split
 from ._interactions import parse_interactions
 
 __all__ = [
@@ -49,6 +55,7 @@ __all__ = [
     "matrix_to_pairs",
     "pairs_to_matrix",
     "per_user_holdout",
+    "session_time_split",
     "train_test_split",
 ]
 
