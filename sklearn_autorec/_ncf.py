@@ -163,7 +163,7 @@ _NCF_PARAMS_DOC = """
     model : {{"neumf", "gmf", "mlp"}}, default="neumf"
         GMF (``p_u * q_i`` through the output layer), MLP (a ReLU tower over
         ``[p'_u, q'_i]``) or NeuMF (both, concatenated before the output).
-    n_components : int, default=8
+    n_components : int, default={k}
         GMF's factors (the paper's "predictive factors").
     hidden_layer_sizes : tuple of int, default=(64, 32, 16, 8)
         The MLP tower as in the paper: the first size is the concatenated
@@ -202,7 +202,7 @@ class NCFRegressor(_NCFMixin, RatingRegressorBase):
 
     Parameters
     ----------""" + _NCF_PARAMS_DOC.format(
-        alpha="1e-5", max_iter="30", validation="RMSE on the held-out ratings") + """
+        alpha="1e-5", max_iter="30", validation="RMSE on the held-out ratings", k="32") + """
     clip : bool, default=True
         Clip predictions to the training rating range.
     unknown : {"baseline", "nan", "raise"} or float, default="baseline"
@@ -242,7 +242,7 @@ class NCFRegressor(_NCFMixin, RatingRegressorBase):
     _parameter_constraints = {**RatingRegressorBase._parameter_constraints,
                               **_NCFMixin._ncf_constraints}
 
-    def __init__(self, model="neumf", *, n_components=8, hidden_layer_sizes=(64, 32, 16, 8),
+    def __init__(self, model="neumf", *, n_components=32, hidden_layer_sizes=(64, 32, 16, 8),
                  alpha=1e-5, learning_rate_init=1e-3, batch_size=256, max_iter=30,
                  early_stopping=True, validation_fraction=0.1, n_iter_no_change=3,
                  pretrain=False, device="auto", random_state=None, verbose=False,
@@ -321,7 +321,7 @@ class NCFRecommender(_NCFMixin, RecommenderBase):
     Parameters
     ----------""" + _NCF_PARAMS_DOC.format(
         alpha="0", max_iter="20", validation="NDCG@100 of held-out interactions "
-        "(of at most 1,000 users)") + """
+        "(of at most 1,000 users)", k="8") + """
     n_negatives : int, default=4
         Negatives per positive and epoch (the paper's 4).
     negative_sampling : {"uniform", "popularity"}, default="uniform"

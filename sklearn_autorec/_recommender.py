@@ -206,7 +206,7 @@ class RecommenderBase(BaseEstimator):
                 "build it with the training matrix's number of columns, or pass "
                 "(user_id, item_id) pairs.")
 
-    def encode_interactions(self, X, y=None, *, context="score"):
+    def encode_interactions(self, X, y=None, *, context="score", encode_users=True):
         """Encode interactions against the fitted ids.
 
         Returns
@@ -214,15 +214,17 @@ class RecommenderBase(BaseEstimator):
         parsed : Interactions
             The kept interactions (``positive_threshold`` applied).
         users, items : ndarray of int64
-            Encoded ids, ``-1`` where the training data did not have the id.
+            Encoded ids, ``-1`` where the training data did not have the id
+            (``users`` is None with ``encode_users=False``: new users' ids need
+            not be of the training users' type).
         """
         check_is_fitted(self, "user_ids_")
         parsed = parse_interactions(X, y, positive_threshold=self.positive_threshold,
                                     context=context)
         if parsed.is_matrix:
             self._check_query_matrix(parsed.shape, context)
-        return (parsed, self._id_index("user").transform(parsed.users),
-                self._id_index("item").transform(parsed.items))
+        users = self._id_index("user").transform(parsed.users) if encode_users else None
+        return parsed, users, self._id_index("item").transform(parsed.items)
 
     # --------------------------------------------------------------- scores
     def _score_users(self, users):  # pragma: no cover - abstract
@@ -355,7 +357,8 @@ class RecommenderBase(BaseEstimator):
 
         Users (matrix rows) without interactions raise unless ``allow_empty``.
         """
-        parsed, _, items = self.encode_interactions(X, y, context=context)
+        parsed, _, items = self.encode_interactions(X, y, context=context,
+                                                    encode_users=False)
         if parsed.is_matrix:
             ids = np.arange(parsed.shape[0], dtype=np.int64)
             rows = parsed.users

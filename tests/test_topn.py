@@ -218,3 +218,9 @@ def test_joblib_roundtrip(tmp_path):
     joblib.dump(model, tmp_path / "m.joblib")
     again = joblib.load(tmp_path / "m.joblib")
     assert np.array_equal(again.item_popularity_, model.item_popularity_)
+
+
+def test_new_user_ids_need_not_be_of_the_training_users_type():
+    model = EASERecommender(alpha=2.0).fit(interactions())  # integer user ids
+    users, items, _ = model.recommend_new([["new", 1], ["new", 2]], n=2)
+    assert list(users) == ["new"] and items.shape == (1, 2)
