@@ -12,6 +12,7 @@ Importing the package does not import torch; only training does.
 
 from ._autorec import AutoRecRegressor
 from ._baseline import BaselineRegressor
+from ._cdae import CDAERecommender
 from ._ease import EASERecommender
 from ._implicit_mf import ImplicitMFRecommender
 from ._mf import BiasedMFRegressor
@@ -25,6 +26,7 @@ __all__ = [
     "AutoRecRegressor",
     "BaselineRegressor",
     "BiasedMFRegressor",
+    "CDAERecommender",
     "EASERecommender",
     "ImplicitMFRecommender",
     "ItemTransitionRecommender",

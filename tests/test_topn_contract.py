@@ -25,12 +25,15 @@ FAST = {
     "EASERecommender": {"alpha": 5.0},
     "ImplicitMFRecommender": {"n_components": 4, "alpha": 1.0, "max_iter": 4,
                               "random_state": 0},
+    "CDAERecommender": {"n_components": 8, "max_iter": 5, "batch_size": 16,
+                        "random_state": 0},
 }
 #: a parameter and two values for the GridSearchCV test
 GRIDS = {
     "PopularityRecommender": None,
     "EASERecommender": {"alpha": [1.0, 50.0]},
     "ImplicitMFRecommender": {"alpha": [0.1, 10.0]},
+    "CDAERecommender": {"corruption": [0.2, 0.5]},
 }
 
 
