@@ -16,6 +16,7 @@ from ._cdae import CDAERecommender
 from ._ease import EASERecommender
 from ._implicit_mf import ImplicitMFRecommender
 from ._mf import BiasedMFRegressor
+from ._multvae import MultDAERecommender, MultVAERecommender
 from ._ncf import NCFRecommender, NCFRegressor
 from ._popularity import PopularityRecommender
 from ._sessions import ItemTransitionRecommender, SessionPopularityRecommender
@@ -30,6 +31,8 @@ __all__ = [
     "EASERecommender",
     "ImplicitMFRecommender",
     "ItemTransitionRecommender",
+    "MultDAERecommender",
+    "MultVAERecommender",
     "NCFRecommender",
     "NCFRegressor",
     "PopularityRecommender",

@@ -27,6 +27,10 @@ FAST = {
                               "random_state": 0},
     "CDAERecommender": {"n_components": 8, "max_iter": 5, "batch_size": 16,
                         "random_state": 0},
+    "MultVAERecommender": {"hidden_layer_sizes": (16, 4), "max_iter": 15, "batch_size": 16,
+                           "learning_rate": 1e-2, "random_state": 0},
+    "MultDAERecommender": {"hidden_layer_sizes": (16, 4), "max_iter": 15, "batch_size": 16,
+                           "learning_rate": 1e-2, "random_state": 0},
 }
 #: a parameter and two values for the GridSearchCV test
 GRIDS = {
@@ -34,6 +38,8 @@ GRIDS = {
     "EASERecommender": {"alpha": [1.0, 50.0]},
     "ImplicitMFRecommender": {"alpha": [0.1, 10.0]},
     "CDAERecommender": {"corruption": [0.2, 0.5]},
+    "MultVAERecommender": {"beta": [0.1, 0.2]},
+    "MultDAERecommender": {"dropout": [0.2, 0.5]},
 }
 
 
