@@ -19,6 +19,7 @@ from ._mf import BiasedMFRegressor
 from ._multvae import MultDAERecommender, MultVAERecommender
 from ._ncf import NCFRecommender, NCFRegressor
 from ._popularity import PopularityRecommender
+from ._rbm import RBMRegressor
 from ._sessions import ItemTransitionRecommender, SessionPopularityRecommender
 
 __version__ = "0.1.0"
@@ -36,6 +37,7 @@ __all__ = [
     "NCFRecommender",
     "NCFRegressor",
     "PopularityRecommender",
+    "RBMRegressor",
     "SessionPopularityRecommender",
     "__version__",
 ]
