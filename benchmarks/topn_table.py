@@ -14,7 +14,7 @@ all the training positives.
 
 Usage::
 
-    python benchmarks/topn_table.py                 # all rows (about 15 min, 2 cores)
+    python benchmarks/topn_table.py                 # all rows (about 40 min, 1 thread)
     python benchmarks/topn_table.py --rows EASE     # some rows; others kept from the json
 
 Writes ``benchmarks/results/topn.json`` (one record per row, merged with the
@@ -54,6 +54,7 @@ ROWS = {
     "MultVAE": ("MultVAERecommender", {"random_state": 0}, None),
     "MultDAE": ("MultDAERecommender", {"random_state": 0}, None),
     "CDAE": ("CDAERecommender", {"random_state": 0}, None),
+    "NeuMF": ("NCFRecommender", {"random_state": 0}, None),
     "EASE tuned": ("EASERecommender", {}, {"alpha": [300.0, 500.0, 700.0, 1000.0, 1500.0]}),
     "ImplicitMF tuned": ("ImplicitMFRecommender", {"random_state": 0},
                          {"n_components": [64, 128], "alpha": [30.0, 100.0, 300.0]}),
@@ -102,6 +103,7 @@ def run_row(name, protocol):
         "recall@20": report["recall@20"], "ndcg@20": report["ndcg@20"],
         "ndcg@100": report["ndcg@100"], "n_users": report["n_users"],
         "fit_seconds": seconds, "threads": torch.get_num_threads(),
+        "load_average": os.getloadavg()[0],
         # the row runs in its own process: its peak RSS (data, fit and scoring)
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
         "rss_before_fit_gb": rss0 / 1e6,
@@ -177,7 +179,12 @@ def main(argv=None):
         cmd = [sys.executable, __file__, "--one", name]
         if args.threads:
             cmd += ["--threads", str(args.threads)]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        # BLAS threads as many as torch's (numpy's EASE and ALS solves use BLAS)
+        env = dict(os.environ)
+        if args.threads:
+            env.update(OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads))
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True,
+                             env=env).stdout
         record = json.loads(out.strip().splitlines()[-1])
         print(json.dumps(record), flush=True)
         records[name] = record

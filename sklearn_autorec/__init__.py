@@ -17,6 +17,7 @@ from ._ease import EASERecommender
 from ._implicit_mf import ImplicitMFRecommender
 from ._mf import BiasedMFRegressor
 from ._multvae import MultDAERecommender, MultVAERecommender
+from ._narm import NARMRecommender
 from ._ncf import NCFRecommender, NCFRegressor
 from ._popularity import PopularityRecommender
 from ._rbm import RBMRegressor
@@ -34,6 +35,7 @@ __all__ = [
     "ItemTransitionRecommender",
     "MultDAERecommender",
     "MultVAERecommender",
+    "NARMRecommender",
     "NCFRecommender",
     "NCFRegressor",
     "PopularityRecommender",

@@ -170,10 +170,13 @@ class EncodedSessions:
         All clicks, session after session.
     offsets : ndarray of int64 of shape (n_sessions + 1,)
     n_items : int
+    times : ndarray of float64 or None
+        The clicks' timestamps, when the input had them.
     """
 
-    def __init__(self, items, offsets, n_items):
+    def __init__(self, items, offsets, n_items, times=None):
         self.items, self.offsets, self.n_items = items, offsets, n_items
+        self.times = times
 
     def __len__(self):
         return len(self.offsets) - 1
@@ -233,7 +236,7 @@ class SessionRecommenderBase(BaseEstimator):
         self.n_items_ = len(index)
         self.n_sessions_ = len(parsed)
         data = EncodedSessions(index.fit_transform(parsed.items), parsed.offsets,
-                               self.n_items_)
+                               self.n_items_, parsed.times)
         self._fit_sessions(data)
         return self
 
