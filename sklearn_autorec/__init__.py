@@ -15,6 +15,7 @@ from ._baseline import BaselineRegressor
 from ._cdae import CDAERecommender
 from ._ease import EASERecommender
 from ._implicit_mf import ImplicitMFRecommender
+from ._llorma import LLORMARegressor
 from ._mf import BiasedMFRegressor
 from ._multvae import MultDAERecommender, MultVAERecommender
 from ._narm import NARMRecommender
@@ -33,6 +34,7 @@ __all__ = [
     "EASERecommender",
     "ImplicitMFRecommender",
     "ItemTransitionRecommender",
+    "LLORMARegressor",
     "MultDAERecommender",
     "MultVAERecommender",
     "NARMRecommender",
