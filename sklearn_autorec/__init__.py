@@ -14,6 +14,7 @@ from ._autorec import AutoRecRegressor
 from ._baseline import BaselineRegressor
 from ._cdae import CDAERecommender
 from ._ease import EASERecommender
+from ._gru4rec import GRU4RecRecommender
 from ._implicit_mf import ImplicitMFRecommender
 from ._llorma import LLORMARegressor
 from ._mf import BiasedMFRegressor
@@ -32,6 +33,7 @@ __all__ = [
     "BiasedMFRegressor",
     "CDAERecommender",
     "EASERecommender",
+    "GRU4RecRecommender",
     "ImplicitMFRecommender",
     "ItemTransitionRecommender",
     "LLORMARegressor",
