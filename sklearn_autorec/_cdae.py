@@ -297,16 +297,16 @@ class CDAERecommender(RecommenderBase):
 
     Attributes
     ----------
-    encoder_weights_ : ndarray of shape (n_items_, n_components)
+    encoder_weights_ : ndarray of shape ``(n_items_, n_components)``
         ``W``: row ``i`` is added to the hidden pre-activation, times the
         user's weight of item ``i``.
     encoder_bias_ : ndarray of shape (n_components,)
         ``b``.
-    user_embeddings_ : ndarray of shape (n_users_, n_components)
+    user_embeddings_ : ndarray of shape ``(n_users_, n_components)``
         ``V``: the input vector of each training user.
-    decoder_weights_ : ndarray of shape (n_items_, n_components)
+    decoder_weights_ : ndarray of shape ``(n_items_, n_components)``
         ``W'``: item ``i``'s output weights (its vector in :meth:`similar_items`).
-    decoder_bias_ : ndarray of shape (n_items_,)
+    decoder_bias_ : ndarray of shape ``(n_items_,)``
         ``b'``.
     n_iter_ : int
         Epochs run.

@@ -96,7 +96,7 @@ class EASERecommender(RecommenderBase):
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_items_, n_items_)
+    coef_ : ndarray of shape ``(n_items_, n_items_)``
         ``B``: the scores of a user are ``x_u @ coef_``.
     alpha_ : float
         The penalty used.

@@ -287,10 +287,10 @@ class GRU4RecRecommender(SessionRecommenderBase):
     gru_weights_ : list of dict
         Per GRU layer, ``weight_ih`` ``(3 h, in)``, ``weight_hh`` ``(3 h, h)``,
         ``bias_ih``, ``bias_hh`` (``torch.nn.GRU``'s layout, gates r, z, n).
-    input_embeddings_ : ndarray of shape (n_items_, embedding size)
+    input_embeddings_ : ndarray of shape ``(n_items_, embedding size)``
         The input item embedding (the output one when tied).
-    output_embeddings_ : ndarray of shape (n_items_, hidden_layer_sizes[-1])
-    output_biases_ : ndarray of shape (n_items_,)
+    output_embeddings_ : ndarray of shape ``(n_items_, hidden_layer_sizes[-1])``
+    output_biases_ : ndarray of shape ``(n_items_,)``
     n_iter_, best_epoch_, n_updates_ : int
     loss_curve_ : list of float
     validation_scores_ : list of float or None

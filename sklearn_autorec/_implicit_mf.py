@@ -131,9 +131,9 @@ class ImplicitMFRecommender(RecommenderBase):
 
     Attributes
     ----------
-    user_factors_ : ndarray of shape (n_users_, n_components)
+    user_factors_ : ndarray of shape ``(n_users_, n_components)``
         The ``x_u``, in the order of ``user_ids_``.
-    item_factors_ : ndarray of shape (n_items_, n_components)
+    item_factors_ : ndarray of shape ``(n_items_, n_components)``
         The ``y_i``, in the order of ``item_ids_``.
     loss_curve_ : list of float
         The objective after each sweep, divided by the number of training

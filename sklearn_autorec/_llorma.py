@@ -204,26 +204,26 @@ class LLORMARegressor(RatingRegressorBase):
     anchor_users_, anchor_items_ : ndarray of int64 of shape (n_anchors,)
         Encoded user and item of each anchor (indices into ``user_ids_`` and
         ``item_ids_``).
-    user_kernels_ : ndarray of shape (n_anchors, n_users_)
+    user_kernels_ : ndarray of shape ``(n_anchors, n_users_)``
         ``K_t(u)``, zero for the users without a training rating of positive
         weight in local model ``t``.
-    item_kernels_ : ndarray of shape (n_anchors, n_items_)
+    item_kernels_ : ndarray of shape ``(n_anchors, n_items_)``
         ``K_t(i)``, likewise.
     local_means_ : ndarray of shape (n_anchors,)
         The ``mu_t``.
-    local_user_bias_ : ndarray of shape (n_anchors, n_users_)
+    local_user_bias_ : ndarray of shape ``(n_anchors, n_users_)``
         The local ``b_u`` (zero for the users without local ratings).
-    local_item_bias_ : ndarray of shape (n_anchors, n_items_)
+    local_item_bias_ : ndarray of shape ``(n_anchors, n_items_)``
         The local ``b_i``.
-    local_user_factors_ : ndarray of shape (n_anchors, n_users_, n_components)
+    local_user_factors_ : ndarray of shape ``(n_anchors, n_users_, n_components)``
         The local ``p_u``.
-    local_item_factors_ : ndarray of shape (n_anchors, n_items_, n_components)
+    local_item_factors_ : ndarray of shape ``(n_anchors, n_items_, n_components)``
         The local ``q_i``.
     local_n_ratings_ : ndarray of int64 of shape (n_anchors,)
         Training ratings of positive weight of each local model.
-    user_factors_ : ndarray of shape (n_users_, n_components)
+    user_factors_ : ndarray of shape ``(n_users_, n_components)``
         The global model's ``p_u``, from which the user distances are computed.
-    item_factors_ : ndarray of shape (n_items_, n_components)
+    item_factors_ : ndarray of shape ``(n_items_, n_components)``
         The global model's ``q_i`` (also compared by :meth:`similar_items`).
     global_mean_ : float
         Mean training rating (of the ``unknown="baseline"`` fallback).

@@ -23,7 +23,7 @@ class PopularityRecommender(RecommenderBase):
 
     Attributes
     ----------
-    item_popularity_ : ndarray of shape (n_items_,)
+    item_popularity_ : ndarray of shape ``(n_items_,)``
         The score of each item.
     user_ids_, item_ids_ : ndarray
         Raw ids of the encoded users and items.

@@ -348,8 +348,8 @@ class ItemTransitionRecommender(SessionRecommenderBase):
 
     Attributes
     ----------
-    transitions_ : scipy.sparse.csr_matrix of shape (n_items_, n_items_)
-    item_popularity_ : ndarray of shape (n_items_,)
+    transitions_ : scipy.sparse.csr_matrix of shape ``(n_items_, n_items_)``
+    item_popularity_ : ndarray of shape ``(n_items_,)``
 
     Examples
     --------
