@@ -110,12 +110,12 @@ LOO_MODELS = {
     "NCFRecommender('neumf', pretrain=True)": ("NCFRecommender", [
         {"model": "neumf", "pretrain": True}]),
     "ImplicitMFRecommender": ("ImplicitMFRecommender", [
-        {"n_components": k} for k in (32, 64, 128)]),
+        {"n_components": k, "alpha": a} for k in (32, 64, 128) for a in (3.0, 10.0, 30.0, 100.0)]),
     "EASERecommender": ("EASERecommender", [{}]),
 }
 
 
-def loo():
+def loo(only=None):
     import sklearn_autorec
     from sklearn_autorec.metrics import sampled_ranking_report
     from sklearn_autorec.model_selection import leave_one_out_split, matrix_to_pairs
@@ -127,6 +127,8 @@ def loo():
         val_train, val_test, val_neg = leave_one_out_split(
             train, timestamps=restrict(T, train), n_negatives=99, random_state=1)
         for label, (cls_name, candidates) in LOO_MODELS.items():
+            if only and label not in only:
+                continue
             key = f"loo | {name} | {label}"
             cls = getattr(sklearn_autorec, cls_name)
             best, chosen = -1.0, None
@@ -226,10 +228,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("what", choices=["ratings", "loo", "speed"])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--only", nargs="*", default=None,
+                        help="loo: only these model labels (keys of LOO_MODELS)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     sys.path.insert(0, str(HERE))
-    {"ratings": ratings, "speed": speed, "loo": loo}[args.what]()
+    if args.what == "loo":
+        loo(args.only)
+    else:
+        {"ratings": ratings, "speed": speed}[args.what]()
 
 
 if __name__ == "__main__":
