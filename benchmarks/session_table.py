@@ -114,6 +114,9 @@ def write_page(records):
                 lines.append(f"| `{r['estimator']}()` | {r['recall@20']:.4f} | "
                              f"{r['mrr@20']:.4f} | {r['fit_seconds']:.1f} | "
                              f"{r['peak_rss_gb']:.2f} |")
+        missing = [row for row in ROWS if f"{data} | {row}" not in records]
+        if missing:
+            lines += ["", f"Not run here: {', '.join(missing)} (see `docs/sessions.md`)."]
         lines += ["", "Peers on the same data (from issue 13):", "",
                   "| peer | Recall@20 | MRR@20 |", "|---|---:|---:|"]
         lines += [f"| {p} | {r} | {m} |" for p, r, m in PEERS[data]]
