@@ -34,16 +34,14 @@ class NCFNet(torch.nn.Module):
             return torch.nn.Parameter(
                 torch.randn(*shape, generator=generator, dtype=dtype) * std)
 
-        if self.use_gmf:
-            self.user_gmf = normal(n_users, n_components)
-            self.item_gmf = normal(n_items, n_components)
-            width += n_components
+        # One table per side, [GMF factors | MLP embedding]: one gather per side
+        # and per batch, one optimizer tensor each (the official code has four).
+        self.n_gmf = n_components if self.use_gmf else 0
         self.layers = torch.nn.ModuleList()
+        half = 0
         if self.use_mlp:
             sizes = tuple(hidden_layer_sizes)
             half = sizes[0] // 2
-            self.user_mlp = normal(n_users, half)
-            self.item_mlp = normal(n_items, half)
             for a, b in zip((2 * half,) + sizes[1:-1], sizes[1:]):
                 layer = torch.nn.Linear(a, b, dtype=dtype)
                 bound = (6.0 / (a + b)) ** 0.5  # Glorot uniform, as the official code
@@ -52,11 +50,30 @@ class NCFNet(torch.nn.Module):
                     layer.bias.zero_()
                 self.layers.append(layer)
             width += sizes[-1] if len(sizes) > 1 else 2 * half
+        width += self.n_gmf
+        self.user_emb = normal(n_users, self.n_gmf + half)
+        self.item_emb = normal(n_items, self.n_gmf + half)
         # LeCun uniform output layer, as the official code
         bound = (3.0 / width) ** 0.5
         self.out_weight = torch.nn.Parameter(
             torch.empty(width, dtype=dtype).uniform_(-bound, bound, generator=generator))
         self.out_bias = torch.nn.Parameter(torch.zeros((), dtype=dtype))
+
+    @property
+    def user_gmf(self):
+        return self.user_emb[:, :self.n_gmf]
+
+    @property
+    def item_gmf(self):
+        return self.item_emb[:, :self.n_gmf]
+
+    @property
+    def user_mlp(self):
+        return self.user_emb[:, self.n_gmf:]
+
+    @property
+    def item_mlp(self):
+        return self.item_emb[:, self.n_gmf:]
 
     def tower(self, h):
         for layer in self.layers:
@@ -64,16 +81,17 @@ class NCFNet(torch.nn.Module):
         return h
 
     def forward(self, users, items):
-        parts = []
+        pu, qi = self.user_emb[users], self.item_emb[items]
+        k, parts = self.n_gmf, []
         if self.use_gmf:
-            parts.append(self.user_gmf[users] * self.item_gmf[items])
+            parts.append(pu[:, :k] * qi[:, :k])
         if self.use_mlp:
-            parts.append(self.tower(torch.cat([self.user_mlp[users], self.item_mlp[items]], 1)))
+            parts.append(self.tower(torch.cat([pu[:, k:], qi[:, k:]], 1)))
         return torch.cat(parts, 1) @ self.out_weight + self.out_bias
 
     def score_all(self, users):
         """Logits of ``users`` for every item, shape (len(users), n_items)."""
-        n_items = (self.item_gmf if self.use_gmf else self.item_mlp).shape[0]
+        n_items = self.item_emb.shape[0]
         out = torch.zeros(len(users), n_items, dtype=self.out_weight.dtype)
         k = 0
         if self.use_gmf:
@@ -117,10 +135,11 @@ class NCFNet(torch.nn.Module):
     def load_pretrained(self, gmf, mlp, mix=0.5):
         """NeuMF from fitted GMF and MLP nets: their layers, the outputs mixed."""
         with torch.no_grad():
-            self.user_gmf.copy_(gmf.user_gmf)
-            self.item_gmf.copy_(gmf.item_gmf)
-            self.user_mlp.copy_(mlp.user_mlp)
-            self.item_mlp.copy_(mlp.item_mlp)
+            k = self.n_gmf
+            self.user_emb[:, :k] = gmf.user_gmf
+            self.item_emb[:, :k] = gmf.item_gmf
+            self.user_emb[:, k:] = mlp.user_mlp
+            self.item_emb[:, k:] = mlp.item_mlp
             for mine, theirs in zip(self.layers, mlp.layers):
                 mine.weight.copy_(theirs.weight)
                 mine.bias.copy_(theirs.bias)
