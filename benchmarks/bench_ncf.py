@@ -54,10 +54,10 @@ def load(name):
                                      "ml-1m": "ml-1m/ratings.csv.gz"}[name])
 
 
-def ratings():
+def ratings(datasets=("ml-100k", "ml-1m")):
     from sklearn_autorec import BiasedMFRegressor, NCFRegressor
 
-    for name in ("ml-100k", "ml-1m"):
+    for name in datasets:
         d = load(name)
         perm = np.random.default_rng(0).permutation(len(d.y))
         n = int(0.9 * len(d.y))
@@ -228,6 +228,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("what", choices=["ratings", "loo", "speed"])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--datasets", nargs="*", default=["ml-100k", "ml-1m"],
+                        help="ratings: the data sets")
     parser.add_argument("--only", nargs="*", default=None,
                         help="loo: only these model labels (keys of LOO_MODELS)")
     args = parser.parse_args(argv)
@@ -235,8 +237,10 @@ def main(argv=None):
     sys.path.insert(0, str(HERE))
     if args.what == "loo":
         loo(args.only)
+    elif args.what == "ratings":
+        ratings(args.datasets)
     else:
-        {"ratings": ratings, "speed": speed}[args.what]()
+        speed()
 
 
 if __name__ == "__main__":
