@@ -339,7 +339,7 @@ _COMMON_PARAMS = """
         whole users, and it is the task the model is scored on (ranking the
         missing items of known users).  False: train ``max_iter`` epochs on
         all the data and keep the last weights.
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default={patience}
         Patience of the early stopping, in epochs.
     validation_fraction : float, default=0.1
         Share of each validation user's interactions held out.
@@ -450,7 +450,8 @@ class MultVAERecommender(_MultBase):
     >>> users, items.shape
     (array([1000]), (1, 2))
     """.format(anneal=AUTO_ANNEAL_EPOCHS,
-               common=_COMMON_PARAMS.format(max_iter=100, eps=" and the code's noise"),
+               common=_COMMON_PARAMS.format(max_iter=150, patience=25,
+                                            eps=" and the code's noise"),
                attrs=_COMMON_ATTRS.format(
                    mean=" (the code layer's ``fan_out`` holds the mean, then the "
                    "log-variance)"))
@@ -466,7 +467,7 @@ class MultVAERecommender(_MultBase):
 
     def __init__(self, hidden_layer_sizes=(600, 200), *, dropout=0.5, beta=0.2,
                  total_anneal_steps="auto", alpha=0.0, learning_rate=1e-3, batch_size=500,
-                 max_iter=100, early_stopping=True, n_iter_no_change=10,
+                 max_iter=150, early_stopping=True, n_iter_no_change=25,
                  validation_fraction=0.1, device="auto", random_state=None, verbose=False,
                  positive_threshold=None):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -536,7 +537,7 @@ class MultDAERecommender(_MultBase):
     >>> items, scores = model.recommend(0, n=3)
     >>> items.shape
     (3,)
-    """.format(common=_COMMON_PARAMS.format(max_iter=60, eps=""),
+    """.format(common=_COMMON_PARAMS.format(max_iter=60, patience=10, eps=""),
                attrs=_COMMON_ATTRS.format(mean=""))
 
     _variational = False
