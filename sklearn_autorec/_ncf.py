@@ -315,8 +315,9 @@ class NCFRecommender(_NCFMixin, RecommenderBase):
     (all at once, vectorised; uniformly, or by popularity).  A user's scores
     for all items are computed in numpy, a block of users at a time.
 
-    NCF learns one embedding per training user, so it has no fold-in:
-    :meth:`recommend_new` raises (refit with the new users' interactions).
+    NCF learns one embedding per training user, so it has no fold-in and no
+    ``recommend_new`` (``hasattr(model, "recommend_new")`` is False; refit with
+    the new users' interactions).
 
     Parameters
     ----------""" + _NCF_PARAMS_DOC.format(
@@ -425,24 +426,6 @@ class NCFRecommender(_NCFMixin, RecommenderBase):
 
     def _score_pairs(self, users, items):
         return self._forward_pairs(users, items)
-
-    def _score_new(self, rows):
-        raise NotImplementedError
-
-    def recommend_new(self, X, y=None, *, n=10, exclude_seen=True, unknown_items="raise"):
-        """Not available: NCF has one learned embedding per training user.
-
-        Raises
-        ------
-        NotImplementedError
-            Always; refit with the new users' interactions, or use a model with
-            fold-in (``MultVAERecommender``, ``EASERecommender``, ...).
-        """
-        raise NotImplementedError(
-            "NCFRecommender learns one embedding per training user, so it cannot score "
-            "a user from interactions alone; refit including the new users, or use a "
-            "model with fold-in (MultVAERecommender, MultDAERecommender, EASERecommender, "
-            "ImplicitMFRecommender).")
 
     def _item_vectors(self):
         return self._ncf_item_vectors()

@@ -7,7 +7,8 @@ and implements only
 * ``_score_users(users)``: the scores of a block of encoded training users for
   every item, shape ``(len(users), n_items_)``;
 * ``_score_new(rows)``: the scores, for every item, of users given by their
-  interactions alone (a CSR matrix with ``n_items_`` columns): fold-in;
+  interactions alone (a CSR matrix with ``n_items_`` columns): fold-in.  A
+  model without it (one learned vector per user) has no ``recommend_new``;
 
 and, where the model has item vectors, ``_item_vectors()`` (for
 :meth:`similar_items`).  Parsing, id encoding, duplicate and bad-input errors,
@@ -92,6 +93,18 @@ def top_items(score_block, n_rows, n_items, n, seen=None, *, pad=False):
     if pad:
         top[np.isneginf(scores)] = -1
     return top, scores
+
+
+def _has_fold_in(estimator):
+    """``available_if`` check of ``recommend_new``: models without ``_score_new``."""
+    if not hasattr(estimator, "_score_new"):
+        raise AttributeError(
+            f"{type(estimator).__name__} learns one vector per training user, so it "
+            "cannot score a user from interactions alone (no fold-in, no recommend_new); "
+            "refit including the new users, or use a model with fold-in "
+            "(MultVAERecommender, MultDAERecommender, EASERecommender, "
+            "ImplicitMFRecommender).")
+    return True
 
 
 def _has_item_vectors(estimator):
@@ -227,11 +240,7 @@ class RecommenderBase(BaseEstimator):
         return parsed, users, self._id_index("item").transform(parsed.items)
 
     # --------------------------------------------------------------- scores
-    def _score_users(self, users):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _score_new(self, rows):  # pragma: no cover - abstract
-        raise NotImplementedError
+    # Subclasses define _score_users(users) and, with fold-in, _score_new(rows).
 
     def _item_vectors(self):
         """Item vectors compared by :meth:`similar_items` (None: no such method)."""
@@ -386,6 +395,7 @@ class RecommenderBase(BaseEstimator):
                 "interactions (with a matrix, only their rows).")
         return ids, csr
 
+    @available_if(_has_fold_in)
     def recommend_new(self, X, y=None, *, n=10, exclude_seen=True, unknown_items="raise"):
         """Recommend to users from their interactions alone (fold-in), without refitting.
 

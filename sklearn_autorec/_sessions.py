@@ -94,6 +94,13 @@ def _from_sequences(X, context):
 
 def parse_sessions(X, *, context="fit"):
     """Parse any accepted session form into :class:`Sessions` (see the module docstring)."""
+    import scipy.sparse as sp
+
+    if sp.issparse(X):
+        raise TypeError(
+            f"{context}: sparse input is not supported for sessions; pass clicks as a "
+            "DataFrame (session_id, item_id[, timestamp]), an array of shape (n_clicks, "
+            "2 or 3), or a list of item sequences.")
     if hasattr(X, "iloc") and hasattr(X, "columns"):
         missing = {"session_id", "item_id"} - set(X.columns)
         if missing:

@@ -322,6 +322,10 @@ def ranking_report(estimator, X, y=None, *, k=(20, 100), metrics=("recall", "ndc
             train_rows = estimator._user_rows(ids)
             seen = (train_rows.indptr, train_rows.indices)
     else:
+        if not hasattr(estimator, "recommend_new"):
+            raise ValueError(
+                f"ranking_report: {type(estimator).__name__} has no fold-in, so it cannot "
+                "score held-out users from X_fold_in; evaluate it on training users.")
         # fold-in items the model never trained on have no input: left out
         fold_ids, fold_csr = estimator._new_rows(X_fold_in, y_fold_in, "ranking_report",
                                                  unknown_items="ignore", allow_empty=True)

@@ -145,7 +145,7 @@ def test_recommender_ranks_and_has_no_fold_in(model):
     assert items.shape == (2, 4) and np.all(np.diff(scores, axis=1) <= 1e-12)
     assert not set(items[0]) & set(X[X[:, 0] == 0, 1])
     assert np.allclose(est.predict(np.column_stack([[0] * 4, items[0]])), scores[0])
-    with pytest.raises(NotImplementedError, match="refit"):
+    with pytest.raises(AttributeError, match="recommend_new"):
         est.recommend_new([[100, 1]])
     again = NCFRecommender(model, max_iter=3, random_state=0).fit(X)
     assert np.allclose(again.recommend([0, 1], n=4)[1], scores)

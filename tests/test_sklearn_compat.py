@@ -97,3 +97,49 @@ def test_stacking_with_autorec_member(pairs):
         final_estimator=LinearRegression(), cv=3)
     pred = stack.fit(X, y).predict(X)
     assert pred.shape == y.shape and np.all(np.isfinite(pred))
+
+
+# The estimators of the other model families and tasks.  The regressors take
+# the same rating X as AutoRec (same expected failures); the recommenders take
+# interactions (top-N) or sessions, and have no predict of a target y, so the
+# generic checks built on continuous (X, y) data cannot apply to them either:
+# their properties are tested on their own data by tests/test_topn_contract.py,
+# tests/test_sessions.py and each model's tests.
+from sklearn_autorec import (  # noqa: E402
+    CDAERecommender, EASERecommender, GRU4RecRecommender, ImplicitMFRecommender,
+    ItemTransitionRecommender, LLORMARegressor, MultDAERecommender, MultVAERecommender,
+    NARMRecommender, NCFRecommender, NCFRegressor, PopularityRecommender, RBMRegressor,
+    SessionPopularityRecommender)
+
+_RECOMMENDER_X = ("the check fits on continuous features; a recommender's X is "
+                  "interactions or sessions, checked by its own contract tests")
+
+
+_RECOMMENDER_FAILED = {name: _RECOMMENDER_X for name in EXPECTED_FAILED}
+
+OTHER_REGRESSORS = [
+    NCFRegressor(max_iter=2, random_state=0),
+    RBMRegressor(n_components=4, max_iter=3, random_state=0),
+    LLORMARegressor(n_anchors=3, n_components=2, max_iter=2, random_state=0),
+]
+RECOMMENDERS = [
+    PopularityRecommender(), EASERecommender(alpha=5.0),
+    ImplicitMFRecommender(n_components=2, max_iter=2, random_state=0),
+    CDAERecommender(n_components=4, max_iter=2, random_state=0),
+    MultVAERecommender(hidden_layer_sizes=(8, 2), max_iter=2, random_state=0),
+    MultDAERecommender(hidden_layer_sizes=(8, 2), max_iter=2, random_state=0),
+    NCFRecommender(n_components=2, hidden_layer_sizes=(4, 2), max_iter=2, random_state=0),
+    SessionPopularityRecommender(), ItemTransitionRecommender(),
+    GRU4RecRecommender(hidden_layer_sizes=(4,), max_iter=2, random_state=0),
+    NARMRecommender(max_iter=2, random_state=0),
+]
+
+
+@parametrize_with_checks(OTHER_REGRESSORS, expected_failed_checks=lambda est: EXPECTED_FAILED)
+def test_sklearn_estimator_checks_other_regressors(estimator, check):
+    check(estimator)
+
+
+@parametrize_with_checks(RECOMMENDERS, expected_failed_checks=lambda est: _RECOMMENDER_FAILED)
+def test_sklearn_estimator_checks_recommenders(estimator, check):
+    check(estimator)

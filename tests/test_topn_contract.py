@@ -98,7 +98,7 @@ def test_recommend_excludes_training_items_and_agrees_with_predict(name, data):
 def test_recommend_new_accepts_unseen_users(name, data):
     model = make(name).fit(data)
     if name in NO_FOLD_IN:
-        with pytest.raises(NotImplementedError, match="refit"):
+        with pytest.raises(AttributeError, match="recommend_new"):
             model.recommend_new([[1000, 3]])
         return
     new = np.array([[1000, 3], [1000, 5], [1001, 7]])
