@@ -89,6 +89,7 @@ def run_row(row, data):
             "n_targets": report["n_targets"], "fit_seconds": seconds,
             "eval_seconds": time.perf_counter() - start,
             "n_iter": getattr(model, "n_iter_", None),
+            "epoch_seconds": getattr(model, "epoch_seconds_", None),
             "threads": torch.get_num_threads(),
             "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import _SCORE_BLOCK, _check_n, _top_n
@@ -35,7 +36,7 @@ from ._data import IdIndex, _check_ids, sort_unique
 
 __all__ = ["Sessions", "parse_sessions", "SessionRecommenderBase", "EncodedSessions",
            "SessionPopularityRecommender", "ItemTransitionRecommender", "parse_prefixes",
-           "session_time_split"]
+           "session_time_split", "SessionTimeSplit"]
 
 
 @dataclass
@@ -53,12 +54,16 @@ class Sessions:
         Session ``s`` holds ``items[offsets[s]:offsets[s + 1]]``.
     times : ndarray of float64 or None
         The clicks' timestamps, aligned with ``items``.
+    rows : ndarray of int64 or None
+        The input row of each click, aligned with ``items`` (None for a list
+        of sequences, which has no rows).
     """
 
     session_ids: np.ndarray
     items: np.ndarray
     offsets: np.ndarray
     times: object = None
+    rows: object = None
 
     def __len__(self):
         return len(self.offsets) - 1
@@ -72,7 +77,8 @@ class Sessions:
         click_keep = np.repeat(keep, lengths)
         offsets = np.concatenate([[0], np.cumsum(lengths[keep])]).astype(np.int64)
         return Sessions(self.session_ids[keep], self.items[click_keep], offsets,
-                        None if self.times is None else self.times[click_keep])
+                        None if self.times is None else self.times[click_keep],
+                        None if self.rows is None else self.rows[click_keep])
 
 
 def _from_sequences(X, context):
@@ -148,7 +154,7 @@ def parse_sessions(X, *, context="fit"):
     counts = np.bincount(rank[codes], minlength=len(index))
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return Sessions(index.ids[np.argsort(rank)], items[order], offsets,
-                    None if times is None else times[order])
+                    None if times is None else times[order], order.astype(np.int64))
 
 
 def parse_prefixes(sessions, context="recommend"):
@@ -440,35 +446,157 @@ def session_time_split(X, test_days=1.0, *, unseen_items="drop"):
     >>> info
     {'n_dropped_clicks': 1, 'n_dropped_sessions': 0}
     """
-    if unseen_items not in ("drop", "keep"):
-        raise ValueError(f"unseen_items must be 'drop' or 'keep'; got {unseen_items!r}.")
-    if not isinstance(test_days, (int, float, np.integer, np.floating)) or test_days <= 0:
-        raise ValueError(f"test_days must be a positive number; got {test_days!r}.")
-    parsed = parse_sessions(X, context="session_time_split")
-    if parsed.times is None:
-        raise ValueError(
-            "session_time_split needs timestamps: a 'timestamp' column or a third "
-            "column of (session_id, item_id, timestamp) clicks.")
-    ends = np.maximum.reduceat(parsed.times, parsed.offsets[:-1]) if len(parsed) else \
-        np.empty(0)
+    _check_time_split(test_days, unseen_items)
+    parsed = _parse_timed(X, "session_time_split")
+    ends = _session_ends(parsed)
     is_test = ends >= parsed.times.max() - float(test_days) * 86400.0
     if is_test.all() or not is_test.any():
         raise ValueError(
             f"test_days={test_days} puts {'every' if is_test.all() else 'no'} session in "
             "the test set; choose a value that leaves sessions on both sides.")
-    test_click = np.repeat(is_test, parsed.lengths())
-    keep = test_click.copy()
+    train_click, keep, info = _time_split_masks(parsed, ~is_test, is_test, unseen_items)
+    return _as_output(X, parsed, train_click), _as_output(X, parsed, keep), info
+
+
+def _check_time_split(test_days, unseen_items):
+    if unseen_items not in ("drop", "keep"):
+        raise ValueError(f"unseen_items must be 'drop' or 'keep'; got {unseen_items!r}.")
+    if (isinstance(test_days, bool)
+            or not isinstance(test_days, (int, float, np.integer, np.floating))
+            or not np.isfinite(test_days) or test_days <= 0):
+        raise ValueError(f"test_days must be a positive number; got {test_days!r}.")
+
+
+def _parse_timed(X, context):
+    if isinstance(X, (list, tuple)):
+        raise ValueError(
+            f"{context} splits clicks by time: pass a DataFrame with a 'timestamp' column "
+            "or an array of (session_id, item_id, timestamp) clicks, not a list of "
+            "sequences.")
+    parsed = parse_sessions(X, context=context)
+    if parsed.times is None:
+        raise ValueError(
+            f"{context} needs timestamps: a 'timestamp' column or a third "
+            "column of (session_id, item_id, timestamp) clicks.")
+    return parsed
+
+
+def _session_ends(parsed):
+    """The time of each session's last click."""
+    if not len(parsed):
+        return np.empty(0)
+    return np.maximum.reduceat(parsed.times, parsed.offsets[:-1])
+
+
+def _time_split_masks(parsed, is_train, is_test, unseen_items):
+    """Click masks (training clicks, kept test clicks) and the drop counts.
+
+    ``is_train`` and ``is_test`` are per session; with ``unseen_items="drop"``
+    test clicks on items without a training click are removed, then test
+    sessions left with fewer than two clicks.
+    """
+    lengths = parsed.lengths()
+    train_click = np.repeat(is_train, lengths)
+    keep = np.repeat(is_test, lengths)
     n_dropped_clicks = n_dropped_sessions = 0
     if unseen_items == "drop":
-        trained = sort_unique(parsed.items[~test_click])
-        pos = np.minimum(np.searchsorted(trained, parsed.items), len(trained) - 1)
-        known = trained[pos] == parsed.items
+        trained = sort_unique(parsed.items[train_click])
+        if len(trained):
+            pos = np.minimum(np.searchsorted(trained, parsed.items), len(trained) - 1)
+            known = trained[pos] == parsed.items
+        else:
+            known = np.zeros(len(parsed.items), dtype=bool)
         n_dropped_clicks = int((keep & ~known).sum())
         keep &= known
-        session_of = np.repeat(np.arange(len(parsed)), parsed.lengths())
+        session_of = np.repeat(np.arange(len(parsed)), lengths)
         left = np.bincount(session_of[keep], minlength=len(parsed))
         short = is_test & (left < 2)
         n_dropped_sessions = int(short.sum())
-        keep &= ~np.repeat(short, parsed.lengths())
-    return (_as_output(X, parsed, ~test_click), _as_output(X, parsed, keep),
-            {"n_dropped_clicks": n_dropped_clicks, "n_dropped_sessions": n_dropped_sessions})
+        keep &= ~np.repeat(short, lengths)
+    return train_click, keep, {"n_dropped_clicks": n_dropped_clicks,
+                               "n_dropped_sessions": n_dropped_sessions}
+
+
+class SessionTimeSplit(BaseCrossValidator):
+    """Time-based cross-validation of sessions: test windows of the last days.
+
+    The splitter form of :func:`session_time_split`, for ``GridSearchCV`` and
+    ``cross_validate``: with ``n_splits=1`` the test fold is the sessions whose
+    last click is within ``test_days`` days of the data's last click and the
+    training fold every other session, as in :func:`session_time_split`.  With
+    ``n_splits > 1`` the folds walk back in time (oldest fold first, like
+    :class:`~sklearn.model_selection.TimeSeriesSplit`): fold ``j`` tests the
+    sessions ending in the ``j``-th window of ``test_days`` days before the
+    end and trains on the sessions that ended before that window, never on
+    later ones.  Test clicks on items without a training click are removed
+    with ``unseen_items="drop"``, then test sessions left with fewer than two
+    clicks.  Indices are rows of ``X`` (a DataFrame with a ``timestamp``
+    column or an array of ``(session_id, item_id, timestamp)`` clicks).
+
+    Parameters
+    ----------
+    n_splits : int, default=1
+        Number of test windows.
+    test_days : float, default=1.0
+        Length of a test window, in days (timestamps are seconds).
+    unseen_items : {"drop", "keep"}, default="drop"
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn_autorec import GRU4RecRecommender
+    >>> from sklearn_autorec.model_selection import SessionTimeSplit
+    >>> rng = np.random.default_rng(0)
+    >>> clicks = [(s, (s + t) % 7, 3600.0 * s + t) for s in range(60) for t in range(4)]
+    >>> search = GridSearchCV(
+    ...     GRU4RecRecommender(max_iter=2, early_stopping=False, n_sample=4,
+    ...                        random_state=0),
+    ...     {"learning_rate": [0.005, 0.05]}, cv=SessionTimeSplit(test_days=0.5),
+    ... ).fit(np.array(clicks))
+    >>> sorted(search.best_params_)
+    ['learning_rate']
+    """
+
+    def __init__(self, n_splits=1, *, test_days=1.0, unseen_items="drop"):
+        self.n_splits = n_splits
+        self.test_days = test_days
+        self.unseen_items = unseen_items
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        """The number of folds, ``n_splits``."""
+        self._check()
+        return int(self.n_splits)
+
+    def _check(self):
+        if (isinstance(self.n_splits, bool) or not isinstance(self.n_splits, (int, np.integer))
+                or self.n_splits < 1):
+            raise ValueError(f"n_splits must be a positive int; got {self.n_splits!r}.")
+        _check_time_split(self.test_days, self.unseen_items)
+
+    def _iter_test_indices(self, X=None, y=None, groups=None):  # pragma: no cover
+        raise NotImplementedError("SessionTimeSplit.split yields both folds itself.")
+
+    def split(self, X, y=None, groups=None):
+        """Row indices ``(train, test)`` of each fold, oldest fold first."""
+        self._check()
+        parsed = _parse_timed(X, "SessionTimeSplit")
+        ends = _session_ends(parsed)
+        last, width = parsed.times.max(), float(self.test_days) * 86400.0
+        for j in reversed(range(int(self.n_splits))):
+            hi, lo = last - j * width, last - (j + 1) * width
+            is_test = (ends >= lo) & ((ends < hi) if j else (ends <= hi))
+            is_train = ends < lo
+            if not is_test.any() or not is_train.any():
+                raise ValueError(
+                    f"SessionTimeSplit(n_splits={self.n_splits}, test_days={self.test_days})"
+                    f": fold {int(self.n_splits) - j} has "
+                    f"{'no test session' if not is_test.any() else 'no training session'}"
+                    "; lower n_splits or change test_days.")
+            train_click, keep, _ = _time_split_masks(parsed, is_train, is_test,
+                                                     self.unseen_items)
+            if not keep.any():
+                raise ValueError(
+                    f"SessionTimeSplit: fold {int(self.n_splits) - j} keeps no test session "
+                    "of two or more clicks on items with training clicks; change test_days.")
+            yield np.sort(parsed.rows[train_click]), np.sort(parsed.rows[keep])

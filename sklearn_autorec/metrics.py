@@ -44,6 +44,7 @@ __all__ = [
     "coverage_at_k",
     "hit_rate_at_k",
     "make_ranking_scorer",
+    "make_session_scorer",
     "map_at_k",
     "mrr_at_k",
     "ndcg_at_k",
@@ -613,3 +614,60 @@ def make_ranking_scorer(metric="ndcg", k=100, *, exclude_seen=True):
     (metric,) = _check_metrics(metric)
     (k,) = _check_k(k)
     return _RankingScorer(metric, k, {"exclude_seen": bool(exclude_seen)})
+
+
+class _SessionScorer:
+    """A scorer ``scorer(estimator, X, y=None)`` of one session metric (higher is better)."""
+
+    def __init__(self, metric, k):
+        self.metric, self.k = metric, k
+
+    def __call__(self, estimator, X, y=None, sample_weight=None):
+        if sample_weight is not None:
+            raise ValueError("Session scorers take no sample_weight.")
+        if hasattr(estimator, "steps"):  # a Pipeline: its steps before the model, then it
+            for _, step in estimator.steps[:-1]:
+                if step is not None and step != "passthrough":
+                    X = step.transform(X)
+            estimator = estimator.steps[-1][1]
+        report = session_report(estimator, X, k=self.k, metrics=(self.metric,))
+        return report[f"{self.metric}@{self.k}"]
+
+    def __repr__(self):
+        return f"make_session_scorer({self.metric!r}, k={self.k})"
+
+
+def make_session_scorer(metric="recall", k=20):
+    """A scikit-learn scorer of next-item prediction in sessions (see :func:`session_report`).
+
+    Parameters
+    ----------
+    metric : {"recall", "mrr"}, default="recall"
+    k : int, default=20
+        Cut-off.
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y=None)`` -> the metric of the fitted session
+        recommender on the test sessions ``X`` (higher is better).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn_autorec import SessionPopularityRecommender
+    >>> from sklearn_autorec.metrics import make_session_scorer
+    >>> from sklearn_autorec.model_selection import SessionTimeSplit
+    >>> clicks = np.array([(s, (s + t) % 5, 3600.0 * s + t) for s in range(50)
+    ...                    for t in range(3)])
+    >>> scores = GridSearchCV(SessionPopularityRecommender(), {}, cv=SessionTimeSplit(
+    ...     test_days=0.5), scoring=make_session_scorer("mrr", k=5)).fit(clicks)
+    >>> make_session_scorer("mrr", k=5)
+    make_session_scorer('mrr', k=5)
+    """
+    if metric not in ("recall", "mrr"):
+        raise ValueError(f"make_session_scorer: metric must be 'recall' or 'mrr'; "
+                         f"got {metric!r}.")
+    (k,) = _check_k(k)
+    return _SessionScorer(metric, k)

@@ -24,6 +24,9 @@ Sessions (the protocol of GRU4Rec and the session-rec framework):
 
 * :func:`session_time_split` puts the sessions that end in the last days into
   the test set, and removes test clicks on items without a training click.
+* :class:`SessionTimeSplit` is the same split as a cross-validation splitter
+  over click rows (one or more test windows walking back in time), for
+  ``GridSearchCV`` with :func:`~sklearn_autorec.metrics.make_session_scorer`.
 
 Conversion:
 
@@ -44,11 +47,12 @@ from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import check_random_state
 
 from ._data import IdIndex, cold_keepers, find_duplicate, parse_ratings
-from ._sessions import session_time_split
+from ._sessions import SessionTimeSplit, session_time_split
 from ._interactions import parse_interactions
 
 __all__ = [
     "PerUserHoldout",
+    "SessionTimeSplit",
     "WarmStartKFold",
     "held_out_users_split",
     "leave_one_out_split",

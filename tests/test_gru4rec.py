@@ -345,3 +345,38 @@ def test_dataframe_with_string_ids_and_score():
     items, _ = model.recommend([["i1", "i2"]], n=3)
     assert items.shape == (1, 3) and items.dtype.kind == "U"
     assert 0.0 <= model.score(df) <= 1.0
+
+
+def test_lazy_adam_is_adam_on_the_batch_rows_only():
+    """The item tables' optimizer: Adam's update (torch's dense formula) on the rows of
+    the batch, the others untouched; torch's SparseAdam differs only in where eps sits."""
+    import torch
+
+    from sklearn_autorec._torch_train import _DenseAndLazyAdam
+
+    torch.manual_seed(0)
+    table = torch.nn.Parameter(torch.randn(10, 3, dtype=torch.float64))
+    dense = torch.nn.Parameter(torch.randn(3, dtype=torch.float64))
+    twin = torch.nn.Parameter(table.detach().clone())
+    start = table.detach().clone()
+    ours = _DenseAndLazyAdam([table, dense], [table], lr=0.1)
+    sparse_adam = torch.optim.SparseAdam([twin], lr=0.1)
+    weights = torch.arange(1.0, 4.0, dtype=torch.float64)
+    p, m, v = start.clone(), torch.zeros_like(start), torch.zeros_like(start)
+    batches = [torch.tensor([1, 4, 4]), torch.tensor([2, 4]), torch.tensor([7])]
+    for t, rows in enumerate(batches, start=1):
+        for param, opt in ((table, ours), (twin, sparse_adam)):
+            opt.zero_grad()
+            out = torch.nn.functional.embedding(rows, param, sparse=True)
+            ((out * weights) ** 2).sum().backward()
+            opt.step()
+        grad = torch.zeros_like(p).index_add_(0, rows, 2 * p[rows] * weights ** 2)
+        r = torch.unique(rows)
+        m[r] = 0.9 * m[r] + 0.1 * grad[r]
+        v[r] = 0.999 * v[r] + 0.001 * grad[r] ** 2
+        p[r] -= 0.1 * (m[r] / (1 - 0.9 ** t)) / ((v[r] / (1 - 0.999 ** t)).sqrt() + 1e-8)
+    assert torch.allclose(table.detach(), p, rtol=1e-12, atol=1e-12)
+    assert torch.allclose(table.detach(), twin.detach(), rtol=0, atol=1e-6)
+    untouched = [0, 3, 5, 6, 8, 9]
+    assert torch.equal(table.detach()[untouched], start[untouched])
+    assert not torch.equal(table.detach()[[1, 2, 4, 7]], start[[1, 2, 4, 7]])

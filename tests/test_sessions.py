@@ -8,8 +8,8 @@ import pytest
 
 from sklearn_autorec import ItemTransitionRecommender, SessionPopularityRecommender
 from sklearn_autorec._sessions import parse_sessions
-from sklearn_autorec.metrics import session_report
-from sklearn_autorec.model_selection import session_time_split
+from sklearn_autorec.metrics import make_session_scorer, session_report
+from sklearn_autorec.model_selection import SessionTimeSplit, session_time_split
 
 
 def test_the_three_forms_agree():
@@ -148,3 +148,79 @@ def test_session_time_split():
         session_time_split(clicks[["session_id", "item_id"]])
     with pytest.raises(ValueError, match="every session"):
         session_time_split(clicks, test_days=10)
+
+
+def _timed_clicks():
+    day = 86400.0
+    return pd.DataFrame({
+        "session_id": [1, 1, 2, 2, 3, 3, 3, 4, 4],
+        "item_id": [10, 11, 10, 12, 10, 13, 11, 13, 14],
+        "timestamp": [0, 60, day, day + 1, 3 * day, 3 * day + 1, 3 * day + 2,
+                      2.5 * day, 3 * day + 5],
+    })
+
+
+def test_session_time_split_splitter_is_the_function_on_rows():
+    clicks = _timed_clicks().sample(frac=1.0, random_state=0)  # row order must not matter
+    (train_rows, test_rows), = SessionTimeSplit(test_days=1).split(clicks)
+    train, test, _ = session_time_split(clicks, test_days=1)
+    assert sorted(clicks.iloc[train_rows].session_id.unique()) == [1, 2]
+    parsed = parse_sessions(clicks.iloc[test_rows])
+    assert list(parsed.items) == list(test.item_id)
+    assert len(train_rows) == len(train)
+    assert SessionTimeSplit(n_splits=2).get_n_splits() == 2
+
+
+def test_session_time_split_folds_walk_back_without_the_future():
+    day = 86400.0
+    # one two-click session ending each day, on days 0..5
+    clicks = np.array([(s, i, s * day + t) for s in range(6) for t, i in enumerate((1, 2))])
+    folds = list(SessionTimeSplit(n_splits=3, test_days=0.9).split(clicks))
+    assert len(folds) == 3
+    for j, (train, test) in enumerate(folds):  # oldest first: tests days 3, 4, 5
+        test_sessions = set(clicks[test, 0])
+        assert test_sessions == {3.0 + j}
+        assert set(clicks[train, 0]) == set(range(3 + j))  # never a later session
+    with pytest.raises(ValueError, match="no training session"):
+        list(SessionTimeSplit(n_splits=6, test_days=0.9).split(clicks))
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(n_splits=0), "n_splits must be a positive int"),
+    (dict(test_days=-1), "test_days must be a positive number"),
+    (dict(unseen_items="ignore"), "unseen_items must be"),
+])
+def test_session_time_split_bad_parameters(bad, match):
+    with pytest.raises(ValueError, match=match):
+        list(SessionTimeSplit(**bad).split(_timed_clicks()))
+
+
+def test_session_time_split_needs_timed_clicks():
+    with pytest.raises(ValueError, match="needs timestamps"):
+        list(SessionTimeSplit().split(_timed_clicks()[["session_id", "item_id"]]))
+    with pytest.raises(ValueError, match="not a list of sequences"):
+        list(SessionTimeSplit().split([[1, 2], [2, 3]]))
+
+
+def test_grid_search_on_a_time_split_with_a_session_scorer():
+    from sklearn.model_selection import GridSearchCV, cross_validate
+    from sklearn.pipeline import Pipeline
+
+    rng = np.random.default_rng(0)
+    n_items, rows = 12, []
+    for s in range(120):  # a deterministic chain i -> i + 1: transitions are perfect
+        start = rng.integers(n_items)
+        rows += [(s, (start + t) % n_items, 600.0 * s + t) for t in range(4)]
+    clicks = pd.DataFrame(rows, columns=["session_id", "item_id", "timestamp"])
+    cv = SessionTimeSplit(n_splits=2, test_days=0.1)
+    models = [SessionPopularityRecommender(), ItemTransitionRecommender()]
+    pipe = Pipeline([("model", models[0])])
+    search = GridSearchCV(pipe, {"model": models}, cv=cv,
+                          scoring=make_session_scorer("mrr", k=3)).fit(clicks)
+    assert isinstance(search.best_params_["model"], ItemTransitionRecommender)
+    assert search.best_score_ == pytest.approx(1.0)
+    scores = cross_validate(ItemTransitionRecommender(), clicks, cv=cv,
+                            scoring={"recall": make_session_scorer("recall", 1)})
+    assert np.allclose(scores["test_recall"], 1.0)
+    with pytest.raises(ValueError, match="'recall' or 'mrr'"):
+        make_session_scorer("ndcg")
