@@ -47,6 +47,31 @@ def _top_n(scores, n):
     return np.take_along_axis(top, order, axis=1)
 
 
+def cosine_neighbours(vectors, queries, n):
+    """The ``n`` rows of ``vectors`` of highest cosine to each row ``queries``.
+
+    The query itself is left out; a zero vector has cosine 0 to every row.
+    Computed one block of queries at a time (``O(n_rows * block)`` memory).
+    Returns ``(top, similarities)``: row indices, best first, and their cosines
+    clipped to ``[-1, 1]``.
+    """
+    vectors = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(vectors, axis=1)
+    unit = vectors / np.where(norms > 0, norms, 1.0)[:, None]
+    top = np.empty((len(queries), n), dtype=np.int64)
+    sims = np.empty((len(queries), n))
+    block = max(1, _SCORE_BLOCK // max(len(vectors), 1))
+    for start in range(0, len(queries), block):
+        q = queries[start:start + block]
+        cos = unit[q] @ unit.T
+        cos[np.arange(len(q)), q] = -np.inf
+        best = _top_n(cos, n)
+        top[start:start + block] = best
+        sims[start:start + block] = np.take_along_axis(cos, best, axis=1)
+    np.clip(sims, -1.0, 1.0, out=sims)
+    return top, sims
+
+
 def _check_n(n, limit, what):
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive int; got {n!r}.")
@@ -562,19 +587,6 @@ class RatingRegressorBase(RegressorMixin, BaseEstimator):
                 f"Item {describe_id(raw, k)} has no training ratings, so the model "
                 "has no vector to compare; ask only for items in item_ids_.")
         n = _check_n(n, self.n_items_ - 1, "other items")
-        vectors = np.asarray(self._item_vectors(), dtype=np.float64)
-        norms = np.linalg.norm(vectors, axis=1)
-        unit = vectors / np.where(norms > 0, norms, 1.0)[:, None]
-        top = np.empty((len(queries), n), dtype=np.int64)
-        sims = np.empty((len(queries), n))
-        block = max(1, _SCORE_BLOCK // self.n_items_)
-        for start in range(0, len(queries), block):
-            q = queries[start:start + block]
-            cos = unit[q] @ unit.T
-            cos[np.arange(len(q)), q] = -np.inf
-            best = _top_n(cos, n)
-            top[start:start + block] = best
-            sims[start:start + block] = np.take_along_axis(cos, best, axis=1)
-        np.clip(sims, -1.0, 1.0, out=sims)
+        top, sims = cosine_neighbours(self._item_vectors(), queries, n)
         similar = self.item_ids_[top]
         return (similar[0], sims[0]) if scalar else (similar, sims)

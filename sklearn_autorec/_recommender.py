@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _SCORE_BLOCK, _check_n, _top_n
+from ._base import _SCORE_BLOCK, _check_n, _top_n, cosine_neighbours
 from ._data import IdIndex, _check_ids, describe_id
 from ._interactions import parse_interactions
 
@@ -488,17 +488,7 @@ class RecommenderBase(BaseEstimator):
                 f"Item {describe_id(raw, k)} has no training interactions, so the "
                 "model has no vector for it; ask only for items in item_ids_.")
         n = _check_n(n, self.n_items_ - 1, "other items")
-        vectors = np.asarray(self._item_vectors(), dtype=np.float64)
-        norms = np.linalg.norm(vectors, axis=1)
-        unit = vectors / np.where(norms > 0, norms, 1.0)[:, None]
-
-        def cosine(rows):
-            cos = unit[queries[rows]] @ unit.T
-            cos[np.arange(len(rows)), queries[rows]] = -np.inf
-            return cos
-
-        top, sims = top_items(cosine, len(queries), self.n_items_, n)
-        np.clip(sims, -1.0, 1.0, out=sims)
+        top, sims = cosine_neighbours(self._item_vectors(), queries, n)
         similar = self.item_ids_[top]
         return (similar[0], sims[0]) if scalar else (similar, sims)
 
