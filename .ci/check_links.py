@@ -42,7 +42,8 @@ for path, page in pages.items():
             target = target / "index.html"
         if not target.exists():
             broken.append(f"{path.relative_to(root)}: {link} (no such file)")
-        elif parts.fragment and target in pages and unquote(parts.fragment) not in pages[target].ids:
+        elif (parts.fragment and target in pages
+              and unquote(parts.fragment) not in pages[target].ids):
             broken.append(f"{path.relative_to(root)}: {link} (no such anchor)")
 print(f"internal links: {len(pages)} pages, {sum(len(p.links) for p in pages.values())} links")
 if broken:
