@@ -7,7 +7,7 @@ Build (from the repository root; warnings are errors)::
 
 The site uses the pydata-sphinx-theme (scikit-learn's, numpy's, pandas'), with a
 top navigation by task: Getting started, User guide, Examples, API reference,
-Benchmarks (the top-level toctree of ``contents.rst``, the root document). The
+Benchmarks (the top-level toctree of ``index.rst``, the root document). The
 Markdown pages are read by myst-parser as they are (``index.md`` is the rating
 guide and keeps its name); the API reference is generated from the numpydoc
 docstrings (autosummary stubs in ``gen_modules/``) and the gallery from
@@ -44,7 +44,6 @@ extensions = [
     "sphinx_gallery.gen_gallery",
 ]
 
-root_doc = "contents"  # index.md is the user guide and keeps its name (index.html)
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 templates_path = ["_templates"]
 exclude_patterns = [
@@ -74,14 +73,6 @@ numpydoc_class_members_toctree = False
 # pandas, torch or joblib to resolve them against (they render as plain code).
 nitpick_ignore_regex = [
     (r"py:.*", r"(sklearn|scipy|numpy|pandas|torch|joblib|distributed)(\..*)?"),
-]
-# Names in the package's docstrings that point at private helpers (not part of
-# the API reference) or at a method without its class; they render as plain
-# code. Fix them in the docstrings, then drop them from here.
-nitpick_ignore = [
-    ("py:func", "parse_sessions"),            # sklearn_autorec._sessions helper
-    ("py:class", "SessionRecommenderBase"),   # private base class of sessions
-    ("py:meth", "recommend_new"),             # ranking_report: :meth:`recommend_new`
 ]
 
 # -- Gallery (sphinx-gallery) -------------------------------------------------
@@ -139,7 +130,7 @@ html_theme_options = {
 }
 # No left sidebar where there is no section to navigate: the landing page (as
 # scikit-learn's) and the pages without sub-pages at the top of the navigation.
-html_sidebars = {"contents": [], "getting_started": [], "api": [], "benchmarks": []}
+html_sidebars = {"index": [], "getting_started": [], "api": [], "benchmarks": []}
 
 
 # -- Pages that may not exist yet -----------------------------------------------

@@ -398,10 +398,8 @@ class NARMRecommender(SessionRecommenderBase):
         epoch (Recall@(n_items // 2) under 40 items), stop after
         ``n_iter_no_change`` epochs without improvement and keep the best
         epoch's weights.  The held-out sessions are drawn at random, or are
-        those with the latest last click when the encoded sessions carry
-        click times (a ``times`` attribute of ``EncodedSessions``, which
-        :class:`SessionRecommenderBase` does not pass yet: today the split is
-        random, timestamps or not).  They are not trained on.  False: train
+        those with the latest last click when the training clicks have
+        timestamps (else drawn at random).  They are not trained on.  False: train
         ``max_iter`` epochs on all sessions, keep the last weights.
     validation_fraction : float, default=0.1
         Share of the training sessions held out for early stopping.

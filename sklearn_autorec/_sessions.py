@@ -222,7 +222,9 @@ class SessionRecommenderBase(BaseEstimator):
         Parameters
         ----------
         X : DataFrame, array-like of shape (n_clicks, 2 or 3), or list of sequences
-            The sessions (see :func:`parse_sessions`).
+            The sessions: a DataFrame (``session_id``, ``item_id`` and
+            optionally ``timestamp``), an array of clicks, or a list of item
+            sequences (see the session guide).
         y : None
             Ignored (the targets are the sessions' next clicks).
 

@@ -275,7 +275,7 @@ def ranking_report(estimator, X, y=None, *, k=(20, 100), metrics=("recall", "ndc
         Names from :data:`RANKING_METRICS`.
     X_fold_in, y_fold_in : default=None
         For users the model did not train on (strong generalisation): their
-        fold-in interactions, from which :meth:`recommend_new` ranks; the users
+        fold-in interactions, from which ``recommend_new`` ranks; the users
         of ``X`` must all be in ``X_fold_in`` (same ids, or same rows of a
         matrix), and their fold-in items are excluded with ``exclude_seen``.
         Fold-in interactions with items the model never trained on are left

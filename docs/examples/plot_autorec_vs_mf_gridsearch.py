@@ -19,7 +19,12 @@ seconds; which model wins here says nothing about MovieLens (see
 """
 
 # %%
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
@@ -34,10 +39,6 @@ print(X.shape, y.shape)
 # %%
 # The training budgets here are deliberately short, so the fits stop at
 # ``max_iter``; silence the ConvergenceWarning that says so.
-import warnings
-
-from sklearn.exceptions import ConvergenceWarning
-
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 # %%
@@ -68,4 +69,34 @@ table = pd.DataFrame({
     "RMSE": -results["mean_test_score"],
 }).sort_values("RMSE")
 print(table.to_string(index=False))
-print("best:", search.best_params_["model"])
+print("best:", search.best_estimator_.named_steps["model"])
+
+# %%
+# The same comparison as a figure: the mean test RMSE of every candidate over
+# the 3 folds, with their standard deviation as error bars, one colour per
+# estimator, best first.
+
+
+def describe(row):
+    if row["model"] == "BiasedMFRegressor":
+        return f"BiasedMF k={int(row['n_components'])}, alpha={row['alpha']:g}"
+    if row["model"] == "AutoRecRegressor":
+        return f"AutoRec {row['hidden_layer_sizes']}, alpha={row['alpha']:g}"
+    return "Baseline"
+
+
+table["std"] = results["std_test_score"]
+colors = {"BaselineRegressor": "gray", "BiasedMFRegressor": "tab:orange",
+          "AutoRecRegressor": "tab:blue"}
+fig, ax = plt.subplots(figsize=(7, 3.8))
+y_pos = np.arange(len(table))
+ax.barh(y_pos, table["RMSE"], xerr=table["std"], capsize=3,
+        color=[colors[m] for m in table["model"]])
+ax.set_yticks(y_pos, [describe(row) for _, row in table.iterrows()])
+ax.invert_yaxis()  # best at the top
+low = (table["RMSE"] - table["std"]).min()
+ax.set(xlim=(low - 0.02, (table["RMSE"] + table["std"]).max() + 0.01),
+       xlabel="mean test RMSE over 3 folds (error bars: std)",
+       title="GridSearchCV candidates, best first")
+fig.tight_layout()
+plt.show()

@@ -13,8 +13,11 @@ runs the paper's full protocol.
 # %%
 # Data: the users with the most ratings in MovieLens latest-small and the
 # items they rated most, split 90/10 at random.
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_autorec import AutoRecRegressor, BaselineRegressor
 from sklearn_autorec.datasets import load_movielens
@@ -37,10 +40,6 @@ def rmse(model):
 # %%
 # The training budgets here are deliberately short, so the fits stop at
 # ``max_iter``; silence the ConvergenceWarning that says so.
-import warnings
-
-from sklearn.exceptions import ConvergenceWarning
-
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 # %%
