@@ -11,10 +11,12 @@ This module imports torch; estimators import it lazily, only to train.
 """
 
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
 from ._torch_autorec import resolve_device
 
@@ -153,7 +155,9 @@ def train_minibatch(module, *, batches, loss, validate=None, max_iter=100,
         Most epochs.
     n_iter_no_change : int
         Stop after this many epochs without a validation improvement of more
-        than ``tol``.
+        than ``tol``.  A run that reaches ``max_iter`` first ends with a
+        :class:`~sklearn.exceptions.ConvergenceWarning` (as scikit-learn's
+        iterative estimators do); the best weights are still restored.
     lr, weight_decay : float
         Adam's learning rate and (L2, added to the gradient) weight decay.
     sparse_params : sequence of torch.nn.Parameter
@@ -229,5 +233,11 @@ def train_minibatch(module, *, batches, loss, validate=None, max_iter=100,
         with torch.no_grad():
             for saved, p in zip(best, module.parameters()):
                 p.copy_(saved)
+        if result.n_iter == max_iter and since_best < n_iter_no_change:
+            warnings.warn(
+                f"{name} ran max_iter={max_iter} epochs without meeting its stopping rule "
+                f"({n_iter_no_change} epochs without a better validation score; the best "
+                f"was epoch {result.best_epoch}); the best weights are kept. Increase "
+                "max_iter to train to convergence.", ConvergenceWarning, stacklevel=3)
     module.eval()
     return result

@@ -260,3 +260,16 @@ def test_early_stopping_needs_users_with_two_interactions():
         MultVAERecommender(**SMALL).fit(X)
     model = MultDAERecommender(max_iter=2, early_stopping=False, **SMALL).fit(X)
     assert model.validation_scores_ is None and model.best_epoch_ == 2
+
+
+def test_running_out_of_epochs_is_a_convergence_warning():
+    """The shared loop warns, as scikit-learn's iterative estimators do, when max_iter
+    ends training before the early-stopping rule; the best weights are kept."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    rng = np.random.default_rng(0)
+    X = sp.csr_matrix((rng.random((60, 30)) < 0.3).astype(float))
+    with pytest.warns(ConvergenceWarning, match="max_iter=2 epochs without meeting"):
+        model = MultDAERecommender(hidden_layer_sizes=(8,), max_iter=2, n_iter_no_change=5,
+                                   random_state=0).fit(X)
+    assert model.n_iter_ == 2
