@@ -16,6 +16,10 @@ real and a synthetic dataset can be swapped in any script:
 ``timestamps``
     int64 array of shape ``(n_ratings,)`` in the order of ``X``, or None when the
     source has none.
+``timestamp_matrix``
+    The same times as a CSR int64 matrix with exactly the entries of ``ratings``
+    (or None), the form that
+    :func:`~sklearn_autorec.model_selection.leave_one_out_split` takes.
 ``DESCR``
     A short description: what the data is, its counts, rating scale, licence and
     the file it was read from.
@@ -251,6 +255,11 @@ def _build_bunch(users, items, ratings, timestamps):
         (ratings.astype(np.float64), (rows, cols)), shape=(len(user_ids), len(item_ids))
     )
     matrix.sort_indices()
+    times = None
+    if timestamps is not None:
+        times = sp.csr_matrix((np.asarray(timestamps, dtype=np.int64), (rows, cols)),
+                              shape=matrix.shape)
+        times.sort_indices()
     return Bunch(
         ratings=matrix,
         X=np.column_stack([users, items]).astype(np.int64),
@@ -258,6 +267,7 @@ def _build_bunch(users, items, ratings, timestamps):
         user_ids=user_ids.astype(np.int64),
         item_ids=item_ids.astype(np.int64),
         timestamps=timestamps,
+        timestamp_matrix=times,
         DESCR="",
     )
 
@@ -319,6 +329,9 @@ def load_ratings_file(path):
             Sorted unique raw ids.
         timestamps : ndarray of shape (n_ratings,), int64, or None
             None when the file has no timestamp column.
+        timestamp_matrix : CSR int64 of shape (n_users, n_items), or None
+            The timestamps at the entries of ``ratings`` (the form
+            :func:`~sklearn_autorec.model_selection.leave_one_out_split` takes).
         DESCR : str
             Counts, rating scale and source file.
 
@@ -492,6 +505,9 @@ def load_movielens(name="ml-latest-small", *, data_home=None, download=True, pat
             Sorted unique raw ids.
         timestamps : ndarray of shape (n_ratings,), int64, or None
             None when the source has no timestamps.
+        timestamp_matrix : CSR int64 of shape (n_users, n_items), or None
+            The timestamps at the entries of ``ratings`` (the form
+            :func:`~sklearn_autorec.model_selection.leave_one_out_split` takes).
         DESCR : str
             What the dataset is, its counts, rating scale, licence and source file.
 
@@ -677,7 +693,7 @@ def make_ratings(
         ``(n_users, n_items)``), ``X`` (int64 ``(user, item)`` pairs, sorted by
         user then item), ``y`` (float64 ratings), ``user_ids``
         (``arange(n_users)``), ``item_ids`` (``arange(n_items)``),
-        ``timestamps`` (None) and ``DESCR``.
+        ``timestamps`` and ``timestamp_matrix`` (None) and ``DESCR``.
 
     See Also
     --------
@@ -816,6 +832,7 @@ def make_ratings(
         user_ids=user_ids,
         item_ids=item_ids,
         timestamps=None,
+        timestamp_matrix=None,
         DESCR="",
     )
     bunch.DESCR = _describe(

@@ -495,3 +495,27 @@ def test_readers_do_not_need_pandas(tmp_path, monkeypatch):
     data = load_ratings_file(write(tmp_path / "ratings.csv.gz", CSV4, compress=True))
     check_bunch(data, 3, 2, 2)
     assert make_ratings(50, 30, 0.1, random_state=0).ratings.nnz == 150
+
+
+def test_timestamp_matrix_is_the_timestamps_at_the_ratings_entries(tmp_path):
+    from sklearn_autorec.model_selection import leave_one_out_split
+
+    path = tmp_path / "r.csv"
+    path.write_text("user,item,rating,timestamp\n2,20,4,50\n1,10,5,7\n1,30,3,9\n2,10,1,60\n"
+                    "1,20,2,8\n")
+    data = load_ratings_file(path)
+    T = data.timestamp_matrix
+    assert sp.issparse(T) and T.shape == data.ratings.shape
+    assert np.array_equal(T.indptr, data.ratings.indptr)
+    assert np.array_equal(T.indices, data.ratings.indices)
+    rows = np.searchsorted(data.user_ids, data.X[:, 0])
+    cols = np.searchsorted(data.item_ids, data.X[:, 1])
+    assert T[rows, cols].A1.tolist() == data.timestamps.tolist()
+    _, test, _ = leave_one_out_split(data.ratings, timestamps=T)
+    # the latest rating of each user is the test one: (1, 30) at 9 and (2, 10) at 60
+    assert sorted(zip(*test.nonzero())) == [(0, 2), (1, 0)]
+    plain = tmp_path / "plain.csv"
+    plain.write_text("user,item,rating\n1,2,3\n")
+    assert load_ratings_file(plain).timestamp_matrix is None
+    assert make_ratings(n_users=5, n_items=4, density=0.5, random_state=0).timestamp_matrix \
+        is None
