@@ -256,6 +256,13 @@ class GRU4RecRecommender(SessionRecommenderBase):
         dropout at ``learning_rate=0.002`` (0.612 / 0.316 at 0.005).
     bpreg : float, default=1.0
         Weight of the score regulariser ``sum_j s_j r_j ** 2`` of "bpr-max".
+    logq : float, default=0.0
+        Log-Q correction of the sampled scores in training (Hidasi and
+        Czapp's GRU4Rec, for "cross-entropy"): every sampled column's score
+        is lowered by ``logq * log(q_j)``, ``q_j`` its item's sampling
+        probability (popularity ``** sample_alpha``, normalised), so the
+        sampled softmax estimates the full one instead of favouring rare
+        items.  0: no correction.  Scoring is unchanged.
     n_sample : int, default=2048
         Extra negatives per step, shared by the batch, drawn with replacement
         by popularity ``** sample_alpha``; 0: the other targets of the batch
@@ -335,6 +342,7 @@ class GRU4RecRecommender(SessionRecommenderBase):
         "embedding_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"tied"})],
         "loss": [StrOptions(set(LOSSES))],
         "bpreg": [Interval(Real, 0, None, closed="left")],
+        "logq": [Interval(Real, 0, None, closed="left")],
         "n_sample": [Interval(Integral, 0, None, closed="left")],
         "sample_alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -351,7 +359,7 @@ class GRU4RecRecommender(SessionRecommenderBase):
     }
 
     def __init__(self, hidden_layer_sizes=(100,), *, embedding_size="tied",
-                 loss="bpr-max", bpreg=1.0, n_sample=2048, sample_alpha=0.5,
+                 loss="bpr-max", bpreg=1.0, logq=0.0, n_sample=2048, sample_alpha=0.5,
                  batch_size=64, dropout_embedding=0.0, dropout_hidden=0.2,
                  learning_rate=0.005, max_iter=10, early_stopping=True,
                  validation_fraction=0.1, n_iter_no_change=2, device="auto",
@@ -360,6 +368,7 @@ class GRU4RecRecommender(SessionRecommenderBase):
         self.embedding_size = embedding_size
         self.loss = loss
         self.bpreg = bpreg
+        self.logq = logq
         self.n_sample = n_sample
         self.sample_alpha = sample_alpha
         self.batch_size = batch_size
@@ -413,6 +422,7 @@ class GRU4RecRecommender(SessionRecommenderBase):
         weights = popularity ** float(self.sample_alpha)
         cdf = np.cumsum(weights)
         cdf /= cdf[-1]
+        logq = float(self.logq)
 
         dtype = torch.float32
         net = _build_net(data.n_items, hidden, self.embedding_size, dtype)
@@ -420,6 +430,10 @@ class GRU4RecRecommender(SessionRecommenderBase):
         net.reset(init_gen)
         net.to(device)
         items_t = torch.as_tensor(items, device=device)
+        # log of each item's sampling probability (> 0 wherever it is read: targets
+        # have training clicks, samples are drawn by these weights)
+        log_q = torch.as_tensor(np.log(np.maximum(weights / weights.sum(), 1e-30)),
+                                dtype=dtype, device=device)
         B = min(int(self.batch_size), len(train_ids))
         n_sample = int(self.n_sample)
         states = [torch.zeros(B, h, dtype=dtype, device=device) for h in hidden]
@@ -453,6 +467,8 @@ class GRU4RecRecommender(SessionRecommenderBase):
             columns = torch.cat([target_items, sample])
             rows = torch.nn.functional.embedding(columns, net.out_weight, sparse=True)
             scores = out @ rows.T + net.out_bias[columns]
+            if logq:
+                scores = scores - logq * log_q[columns]
             negative = columns[None, :] != target_items[:, None]
             return sampled_loss(scores, self.loss, float(self.bpreg), negative)
 

@@ -380,3 +380,27 @@ def test_lazy_adam_is_adam_on_the_batch_rows_only():
     untouched = [0, 3, 5, 6, 8, 9]
     assert torch.equal(table.detach()[untouched], start[untouched])
     assert not torch.equal(table.detach()[[1, 2, 4, 7]], start[[1, 2, 4, 7]])
+
+
+def test_logq_lowers_each_sampled_score_by_its_log_sampling_probability(monkeypatch):
+    from sklearn_autorec import _gru4rec
+
+    original, seen = _gru4rec.sampled_loss, {}
+    sessions = [[0, 1, 2, 1], [2, 3], [1, 1, 3, 0], [0, 3, 2]] * 5
+    for logq in (0.0, 2.0):
+        def capture(scores, loss, bpreg=1.0, negative_mask=None, _logq=logq):
+            seen.setdefault(_logq, scores.detach().clone())
+            return original(scores, loss, bpreg, negative_mask)
+
+        monkeypatch.setattr(_gru4rec, "sampled_loss", capture)
+        GRU4RecRecommender(loss="cross-entropy", logq=logq, n_sample=3, sample_alpha=1.0,
+                           max_iter=1, early_stopping=False, batch_size=2,
+                           random_state=0).fit(sessions)
+    clicks = np.bincount(np.concatenate(sessions), minlength=4).astype(float)
+    log_q = np.log(clicks / clicks.sum())
+    diff = (seen[2.0] - seen[0.0]).numpy()
+    # every column moves by -2 log q of its item (the same draws: same seed)
+    assert diff.shape[1] == 2 + 3
+    assert np.all(diff > 0)
+    gap = np.abs(diff.ravel()[:, None] - (-2.0 * log_q)[None, :]).min(axis=1)
+    assert gap.max() < 1e-4
