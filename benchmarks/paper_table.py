@@ -3,8 +3,10 @@
 Reproduces the tables of Sedhain, Menon, Sanner, Xie, "AutoRec: Autoencoders
 Meet Collaborative Filtering" (WWW 2015) with this package's estimators:
 
-* ``main``: I-AutoRec, U-AutoRec, BiasedMF and the baseline predictor, beside
-  the paper's numbers (its Table 1(a) and 1(c), ML-1M);
+* ``main``: I-AutoRec, U-AutoRec, BiasedMF, I-RBM, U-RBM, LLORMA and the
+  baseline predictor, beside the paper's numbers (its Table 1(a) and 1(c),
+  ML-1M); ``--models`` restricts it to some rows, and ``--quick`` leaves out
+  the RBM and LLORMA rows unless ``--models`` names them;
 * ``activations``: I-AutoRec with the hidden activation g and the output
   activation f each identity or sigmoid (the paper's Table 1(b), ML-1M);
 * ``hidden``: test RMSE of I-AutoRec against the number of hidden units (the
@@ -48,6 +50,7 @@ stops there), so the options can be chosen to fit the time available.
     python benchmarks/paper_table.py --estimate-only            # how long would it take?
     python benchmarks/paper_table.py --datasets ml-100k ml-1m   # defaults, 5 repeats
     python benchmarks/paper_table.py --tune main                # tune the main table only
+    python benchmarks/paper_table.py --experiments main --models I-RBM U-RBM LLORMA --repeats 1
 
 ML-100K and ML-1M are read from ``--data-dir`` (default ``../shared/data``
 beside the repository); they are research-only and never copied into it.
@@ -78,6 +81,8 @@ from sklearn_autorec import (  # noqa: E402 - after the path set-up
     AutoRecRegressor,
     BaselineRegressor,
     BiasedMFRegressor,
+    LLORMARegressor,
+    RBMRegressor,
 )
 from sklearn_autorec.datasets import load_movielens, load_ratings_file  # noqa: E402
 
@@ -92,7 +97,12 @@ ESTIMATORS = {
     "AutoRec": AutoRecRegressor,
     "BiasedMF": BiasedMFRegressor,
     "Baseline": BaselineRegressor,
+    "RBM": RBMRegressor,
+    "LLORMA": LLORMARegressor,
 }
+#: Rows of ``main`` left out of ``--quick`` smoke tests unless ``--models``
+#: names them (they have no tiny settings of their own).
+FULL_ONLY_MODELS = ("I-RBM", "U-RBM", "LLORMA")
 #: Parameters that do not change the fitted function (or only within float
 #: tolerance: the device), left out of the cache key.
 KEY_EXCLUDE = {"random_state", "verbose", "device"}
@@ -115,6 +125,8 @@ TUNE_GRIDS = {
     "AutoRec": {"alpha": [100.0, 300.0, 1000.0]},
     "BiasedMF": {"n_components": [40, 100], "alpha": [0.05, 0.1, 0.2]},
     "Baseline": {"user_alpha": [5.0, 15.0, 30.0], "item_alpha": [3.0, 10.0, 25.0]},
+    "RBM": {"alpha": [0.003, 0.01, 0.03]},
+    "LLORMA": {"alpha": [0.03, 0.05, 0.1]},
 }
 
 #: AutoRec grids of single models (``Spec.tune_grid``), wider than the default
@@ -139,6 +151,9 @@ PAPER = {
         "I-AutoRec": 0.831,
         "U-AutoRec": 0.874,
         "BiasedMF": 0.845,
+        "I-RBM": 0.854,
+        "U-RBM": 0.881,
+        "LLORMA": 0.833,
         "act:identity:identity": 0.872,  # act:<g hidden>:<f output>
         "act:identity:sigmoid": 0.852,
         "act:sigmoid:identity": 0.831,
@@ -148,7 +163,7 @@ PAPER = {
     },
 }
 PAPER_SOURCE = {
-    "main": "Table 1(a) (I-/U-AutoRec) and Table 1(c) (BiasedMF)",
+    "main": "Table 1(a) (I-/U-AutoRec, I-/U-RBM) and Table 1(c) (BiasedMF, LLORMA)",
     "activations": "Table 1(b)",
     "deep": "the text of section 3 (deep I-AutoRec 0.827 against 0.831)",
 }
@@ -263,8 +278,13 @@ def display_name(dataset):
 # --------------------------------------------------------------------------- models
 
 
-def experiment_specs(experiments, hidden_units, quick):
-    """The models of each experiment, as ``Spec`` tuples (params: non-default ones)."""
+def experiment_specs(experiments, hidden_units, quick, models=None):
+    """The models of each experiment, as ``Spec`` tuples (params: non-default ones).
+
+    ``models``: labels of the ``main`` rows to keep (None: all of them, but
+    without ``FULL_ONLY_MODELS`` when ``quick``); the other experiments are
+    not filtered.
+    """
     width = 20 if quick else 500
     deep = [width, width // 2, width] if quick else [500, 250, 500]
     specs = {}
@@ -274,8 +294,16 @@ def experiment_specs(experiments, hidden_units, quick):
             Spec("main", "U-AutoRec", "AutoRec",
                  {"hidden_layer_sizes": [width], "item_based": False}, "U-AutoRec"),
             Spec("main", "BiasedMF", "BiasedMF", {}, "BiasedMF"),
+            Spec("main", "I-RBM", "RBM", {}, "I-RBM"),
+            Spec("main", "U-RBM", "RBM", {"item_based": False}, "U-RBM"),
+            Spec("main", "LLORMA", "LLORMA", {}, "LLORMA"),
             Spec("main", "Baseline", "Baseline", {}, None),
         ]
+        if models is not None:
+            specs["main"] = [spec for spec in specs["main"] if spec.label in models]
+        elif quick:
+            specs["main"] = [spec for spec in specs["main"]
+                             if spec.label not in FULL_ONLY_MODELS]
     if "activations" in experiments:
         # the paper's row order: (f, g) = (id, id), (sig, id), (id, sig), (sig, sig)
         specs["activations"] = [
@@ -424,8 +452,10 @@ def _fit_units(estimator, params):
     if estimator == "AutoRec":
         n = params["max_iter"]
         return (2, n * 1.9) if params["early_stopping"] and params["refit"] else (1, n)
-    if estimator == "BiasedMF":
+    if estimator in ("BiasedMF", "RBM"):
         return 1, params["max_iter"]
+    if estimator == "LLORMA":  # one "iteration" is a local model
+        return 1, params["n_anchors"]
     return 1, 0
 
 
@@ -434,6 +464,10 @@ def _probe_key(estimator, params):
         return (estimator, tuple(params["hidden_layer_sizes"]), params["item_based"])
     if estimator == "BiasedMF":
         return (estimator, params["n_components"], params["solver"])
+    if estimator == "RBM":
+        return (estimator, params["n_components"], params["item_based"])
+    if estimator == "LLORMA":
+        return (estimator, params["n_components"], params["max_iter"])
     return (estimator,)
 
 
@@ -441,7 +475,8 @@ def probe_costs(datasets, jobs):
     """Fixed and per-iteration seconds of every (dataset, architecture) of ``jobs``.
 
     On repeat 0's training ratings, times a fit of 1 and one of 3 iterations
-    (AutoRec without early stopping; BiasedMF sweeps): the difference over 2
+    (AutoRec and RBM epochs without early stopping; BiasedMF sweeps; LLORMA
+    local models, ``n_anchors``): the difference over 2
     is the cost of an iteration, the rest of the 1-iteration fit the fixed
     cost (encoding the ratings, the fallback biases).  A baseline fit is timed
     whole.  One untimed 1-iteration AutoRec fit first pays torch's start-up.
@@ -472,10 +507,11 @@ def probe_costs(datasets, jobs):
                 timed_fit(make_model("AutoRec", warm, 0), X, y)
                 warmed.add(job["dataset"])
             params.update(early_stopping=False)
-        else:
+        elif job["estimator"] != "LLORMA":
             params.update(tol=0.0, early_stopping=False)
-        one, _ = timed_fit(make_model(job["estimator"], dict(params, max_iter=1), 0), X, y)
-        three, _ = timed_fit(make_model(job["estimator"], dict(params, max_iter=3), 0), X, y)
+        size = "n_anchors" if job["estimator"] == "LLORMA" else "max_iter"
+        one, _ = timed_fit(make_model(job["estimator"], dict(params, **{size: 1}), 0), X, y)
+        three, _ = timed_fit(make_model(job["estimator"], dict(params, **{size: 3}), 0), X, y)
         per_iter = max((three - one) / 2, three / 30)  # timing noise can make it negative
         costs[key] = (max(one - per_iter, 0.0), per_iter)
     return costs
@@ -892,6 +928,10 @@ def parse_args(argv=None):
                         help="random 90/10 splits (default 5; 1 with --quick)")
     parser.add_argument("--experiments", nargs="+", choices=EXPERIMENTS,
                         default=list(EXPERIMENTS), help="any subset (default: all four)")
+    parser.add_argument("--models", nargs="+", default=None, metavar="LABEL",
+                        help="rows of the main table to run, e.g. I-RBM U-RBM LLORMA "
+                             "(default: all; --quick leaves out "
+                             f"{' '.join(FULL_ONLY_MODELS)} unless named)")
     parser.add_argument("--hidden-units", nargs="+", type=int, default=None,
                         help="hidden layer sizes of the 'hidden' experiment (default "
                              f"{' '.join(map(str, DEFAULT_HIDDEN_UNITS))}; 5 10 20 with --quick)")
@@ -918,6 +958,12 @@ def parse_args(argv=None):
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the page from the cached results, fit nothing")
     args = parser.parse_args(argv)
+    if args.models is not None:
+        labels = [spec.label for spec in experiment_specs(["main"], [], False)["main"]]
+        unknown = [m for m in args.models if m not in labels]
+        if unknown:
+            parser.error(f"--models: unknown rows {unknown} of the main table; "
+                         f"choose from {labels}")
     if args.datasets is None:
         args.datasets = [] if args.data_file else (
             ["ml-100k"] if args.quick else ["ml-100k", "ml-1m"])
@@ -972,7 +1018,7 @@ def run(args, argv):
 
     datasets = load_datasets(args.datasets, args.data_dir, args.data_file)
     names = list(datasets)
-    specs = experiment_specs(args.experiments, args.hidden_units, args.quick)
+    specs = experiment_specs(args.experiments, args.hidden_units, args.quick, args.models)
 
     # Jobs: one per (dataset, fit key); several specs may share one.
     jobs, jobs_by_cell, default_by_cell = {}, {}, {}

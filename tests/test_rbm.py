@@ -187,6 +187,38 @@ def test_gibbs_schedule_grows_by_stage():
     assert 3 in steps and len(steps) < 60
 
 
+def test_learning_rate_decays_and_momentum_ramps_up():
+    R = small_ratings()
+    common = dict(n_components=4, batch_size=5, early_stopping=False, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        # a decay of 1e-9: every epoch after the first steps by ~0, so three
+        # epochs end where one does (no momentum carries the first one on)
+        still = dict(common, momentum=0.0, initial_momentum=0.0, learning_rate_decay=1e-9)
+        one = RBMRegressor(max_iter=1, **still).fit(R)
+        three = RBMRegressor(max_iter=3, **still).fit(R)
+        np.testing.assert_allclose(three.coefs_, one.coefs_, rtol=1e-5, atol=1e-7)
+        steady = RBMRegressor(max_iter=3, **dict(still, learning_rate_decay=1.0)).fit(R)
+        assert np.abs(steady.coefs_ - one.coefs_).max() > 1e-3
+        # momentum_epochs epochs run with initial_momentum, then momentum
+        ramp = dict(common, momentum=0.9, initial_momentum=0.0, momentum_epochs=1)
+        flat = dict(common, momentum=0.0, momentum_epochs=0)
+        np.testing.assert_allclose(RBMRegressor(max_iter=1, **ramp).fit(R).coefs_,
+                                   RBMRegressor(max_iter=1, **flat).fit(R).coefs_,
+                                   rtol=1e-5, atol=1e-7)
+        fast = RBMRegressor(max_iter=1, **dict(ramp, momentum_epochs=0)).fit(R)
+        assert np.abs(fast.coefs_ - one.coefs_).max() > 1e-3
+
+
+@pytest.mark.parametrize("item_based, hidden", [(True, 200), (False, 100)])
+def test_auto_hidden_units(item_based, hidden):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = RBMRegressor(item_based=item_based, max_iter=1, early_stopping=False,
+                             random_state=0).fit(small_ratings())
+    assert model.coefs_.shape[2] == hidden and model.hidden_.shape[1] == hidden
+
+
 def test_pickle_round_trip_and_no_torch():
     R = half_star_ratings(seed=1)
     model = RBMRegressor(n_components=5, max_iter=3, random_state=0).fit(R)
@@ -216,8 +248,13 @@ def test_grid_search():
 
 @pytest.mark.parametrize("params, match", [
     (dict(n_components=0), "n_components"),
+    (dict(n_components="many"), "n_components"),
     (dict(learning_rate=0.0), "learning_rate"),
     (dict(momentum=1.0), "momentum"),
+    (dict(initial_momentum=-0.1), "initial_momentum"),
+    (dict(momentum_epochs=-1), "momentum_epochs"),
+    (dict(learning_rate_decay=0.0), "learning_rate_decay"),
+    (dict(learning_rate_decay=1.5), "learning_rate_decay"),
     (dict(alpha=-1.0), "alpha"),
     (dict(batch_size=0), "batch_size"),
     (dict(cd_steps=(1, 0)), "cd_steps must be a non-empty tuple of positive ints"),
