@@ -22,6 +22,7 @@ interactions (the dense baseline needs ``n_users * n_items * 4`` bytes: 11.3
 GB at full size; ``--no-dense`` skips it).
 
     OMP_NUM_THREADS=1 python benchmarks/bench_multvae.py
+    OMP_NUM_THREADS=1 python benchmarks/bench_multvae.py --only vae --seeds 0 1 2
     OMP_NUM_THREADS=1 python benchmarks/bench_multvae.py --validation
     OMP_NUM_THREADS=1 python benchmarks/bench_multvae.py --scale --scale-factor 0.1
 
@@ -52,6 +53,8 @@ def parse_args(argv=None):
     parser.add_argument("--worker", choices=("ours", "dense"), default=None,
                         help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+                        help="random_state of each fit (the spread across seeds)")
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--output", default=None, help="append JSON lines to this file")
     return parser.parse_args(argv)
@@ -178,15 +181,16 @@ def main(argv=None):
         train, test, split = protocol["train"], protocol["test"], "test"
         runs = [("vae", {}), ("dae", {})]
     classes = {"vae": MultVAERecommender, "dae": MultDAERecommender}
-    for kind, params in runs:
+    for (kind, params), seed in ((run, seed) for run in runs for seed in args.seeds):
         if args.only and kind != args.only:
             continue
         start = time.perf_counter()
-        model = classes[kind](random_state=0, device="cpu", verbose=args.verbose,
+        model = classes[kind](random_state=seed, device="cpu", verbose=args.verbose,
                               **params).fit(train)
         fit_s = time.perf_counter() - start
         metrics = ranking_report(model, test, k=(20, 100), metrics=("recall", "ndcg"))
         report({"mode": split, "model": type(model).__name__, "params": params,
+                "random_state": seed,
                 "recall@20": round(metrics["recall@20"], 4),
                 "ndcg@100": round(metrics["ndcg@100"], 4), "fit_s": round(fit_s, 1),
                 "n_iter": model.n_iter_, "best_epoch": model.best_epoch_,
