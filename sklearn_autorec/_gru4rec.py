@@ -277,7 +277,13 @@ class GRU4RecRecommender(SessionRecommenderBase):
     dropout_hidden : float, default=0.2
         Drop probability of each GRU layer's output.
     learning_rate : float, default=0.005
-        Adam's learning rate.
+        The optimizer's learning rate (Adam's 0.005; the official code's
+        Adagrad uses 0.05).
+    optimizer : {"adam", "adagrad"}, default="adam"
+        "adagrad": Adagrad with ``momentum``, updating only the item-table rows
+        a step reads (the official GRU4Rec code's optimizer).
+    momentum : float, default=0.0
+        Momentum of "adagrad"; unused by "adam".
     max_iter : int, default=10
         Most epochs.
     early_stopping : bool, default=True
@@ -349,6 +355,8 @@ class GRU4RecRecommender(SessionRecommenderBase):
         "dropout_embedding": [Interval(Real, 0, 1, closed="left")],
         "dropout_hidden": [Interval(Real, 0, 1, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions({"adam", "adagrad"})],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -361,8 +369,8 @@ class GRU4RecRecommender(SessionRecommenderBase):
     def __init__(self, hidden_layer_sizes=(100,), *, embedding_size="tied",
                  loss="bpr-max", bpreg=1.0, logq=0.0, n_sample=2048, sample_alpha=0.5,
                  batch_size=64, dropout_embedding=0.0, dropout_hidden=0.2,
-                 learning_rate=0.005, max_iter=10, early_stopping=True,
-                 validation_fraction=0.1, n_iter_no_change=2, device="auto",
+                 learning_rate=0.005, optimizer="adam", momentum=0.0, max_iter=10,
+                 early_stopping=True, validation_fraction=0.1, n_iter_no_change=2, device="auto",
                  random_state=None, verbose=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.embedding_size = embedding_size
@@ -375,6 +383,8 @@ class GRU4RecRecommender(SessionRecommenderBase):
         self.dropout_embedding = dropout_embedding
         self.dropout_hidden = dropout_hidden
         self.learning_rate = learning_rate
+        self.optimizer = optimizer
+        self.momentum = momentum
         self.max_iter = max_iter
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -485,6 +495,7 @@ class GRU4RecRecommender(SessionRecommenderBase):
                                  n_iter_no_change=self.n_iter_no_change,
                                  lr=self.learning_rate, verbose=bool(self.verbose),
                                  sparse_params=net.item_tables(),
+                                 optimizer=self.optimizer, momentum=float(self.momentum),
                                  name=type(self).__name__)
         self._store(net)
         self.n_iter_ = result.n_iter

@@ -134,9 +134,52 @@ class _DenseAndLazyAdam:
             p.index_add_(0, rows, update)
 
 
+class _RowAdagrad:
+    """Adagrad with momentum, row-lazy on sparse gradients (the official GRU4Rec's).
+
+    For the rows of a gradient (all rows of a dense one): ``G += g ** 2``,
+    ``v = momentum * v + lr * g / sqrt(G + eps)``, ``w -= v``; rows a sparse
+    gradient does not hold keep their accumulators and velocity.
+    """
+
+    def __init__(self, params, lr, momentum=0.0, eps=1e-6):
+        self.params = list(params)
+        self.state = [(torch.zeros_like(p), torch.zeros_like(p) if momentum else None)
+                      for p in self.params]
+        self.lr, self.momentum, self.eps = lr, momentum, eps
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        for p, (acc, vel) in zip(self.params, self.state):
+            if p.grad is None:
+                continue
+            if p.grad.is_sparse:
+                grad = p.grad.coalesce()
+                rows, g = grad.indices()[0], grad.values()
+                G = acc.index_select(0, rows).addcmul_(g, g)
+                acc.index_copy_(0, rows, G)
+                update = g.div(G.add_(self.eps).sqrt_()).mul_(self.lr)
+                if vel is not None:
+                    update = vel.index_select(0, rows).mul_(self.momentum).add_(update)
+                    vel.index_copy_(0, rows, update)
+                p.index_add_(0, rows, update, alpha=-1.0)
+            else:
+                g = p.grad
+                acc.addcmul_(g, g)
+                update = g.div(acc.add(self.eps).sqrt_()).mul_(self.lr)
+                if vel is not None:
+                    update = vel.mul_(self.momentum).add_(update)
+                p.sub_(update)
+
+
 def train_minibatch(module, *, batches, loss, validate=None, max_iter=100,
                     n_iter_no_change=10, tol=0.0, lr=1e-3, weight_decay=0.0,
-                    sparse_params=(), verbose=False, name="model"):
+                    sparse_params=(), optimizer="adam", momentum=0.0, verbose=False,
+                    name="model"):
     """Train ``module`` with Adam over mini-batches, early-stopped on validation.
 
     Parameters
@@ -162,9 +205,11 @@ def train_minibatch(module, *, batches, loss, validate=None, max_iter=100,
         Adam's learning rate and (L2, added to the gradient) weight decay.
     sparse_params : sequence of torch.nn.Parameter
         Parameters whose gradients are sparse (tables read with
-        ``embedding(..., sparse=True)``), stepped by lazy Adam
-        (:class:`torch.optim.SparseAdam`): only the rows a batch touched
-        change.  Not combinable with ``weight_decay``.
+        ``embedding(..., sparse=True)``), stepped lazily: only the rows a
+        batch touched change.  Not combinable with ``weight_decay``.
+    optimizer : {"adam", "adagrad"}
+        "adagrad": Adagrad with ``momentum``, row-lazy on sparse gradients
+        (the official GRU4Rec code's optimizer), for every parameter.
     verbose : bool
         Print one line per epoch.
 
@@ -173,7 +218,11 @@ def train_minibatch(module, *, batches, loss, validate=None, max_iter=100,
     TrainResult
     """
     sparse_params = list(sparse_params)
-    if sparse_params:
+    if optimizer == "adagrad":
+        if weight_decay:
+            raise ValueError("weight_decay is not available with optimizer='adagrad'.")
+        optimizer = _RowAdagrad(module.parameters(), lr, momentum)
+    elif sparse_params:
         if weight_decay:
             raise ValueError("weight_decay is not available with sparse_params (lazy Adam "
                              "has no weight decay).")

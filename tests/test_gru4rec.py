@@ -404,3 +404,49 @@ def test_logq_lowers_each_sampled_score_by_its_log_sampling_probability(monkeypa
     assert np.all(diff > 0)
     gap = np.abs(diff.ravel()[:, None] - (-2.0 * log_q)[None, :]).min(axis=1)
     assert gap.max() < 1e-4
+
+
+def test_row_adagrad_updates_the_batch_rows_with_momentum():
+    """The official code's Adagrad with momentum: per row G += g**2, v = m v + lr g /
+    sqrt(G + eps), w -= v; other rows untouched; dense gradients update every row."""
+    import torch
+
+    from sklearn_autorec._torch_train import _RowAdagrad
+
+    torch.manual_seed(0)
+    table = torch.nn.Parameter(torch.randn(8, 2, dtype=torch.float64))
+    bias = torch.nn.Parameter(torch.randn(2, dtype=torch.float64))
+    start, start_bias = table.detach().clone(), bias.detach().clone()
+    opt = _RowAdagrad([table, bias], lr=0.1, momentum=0.5)
+    p, G, v = start.clone(), torch.zeros_like(start), torch.zeros_like(start)
+    pb = start_bias.clone()
+    Gb, vb = torch.zeros_like(pb), torch.zeros_like(pb)
+    for rows in (torch.tensor([1, 5, 5]), torch.tensor([5, 2]), torch.tensor([1])):
+        opt.zero_grad()
+        out = torch.nn.functional.embedding(rows, table, sparse=True) + bias
+        (out ** 2).sum().backward()
+        opt.step()
+        grad = torch.zeros_like(p).index_add_(0, rows, 2 * (p[rows] + pb))
+        gb = (2 * (p[rows] + pb)).sum(0)
+        r = torch.unique(rows)
+        G[r] += grad[r] ** 2
+        v[r] = 0.5 * v[r] + 0.1 * grad[r] / (G[r] + 1e-6).sqrt()
+        p[r] -= v[r]
+        Gb += gb ** 2
+        vb = 0.5 * vb + 0.1 * gb / (Gb + 1e-6).sqrt()
+        pb -= vb
+    assert torch.allclose(table.detach(), p, rtol=1e-12, atol=1e-12)
+    assert torch.allclose(bias.detach(), pb, rtol=1e-12, atol=1e-12)
+    untouched = [0, 3, 4, 6, 7]
+    assert torch.equal(table.detach()[untouched], start[untouched])
+
+
+def test_gru4rec_trains_with_adagrad():
+    sessions = [[0, 1, 2, 1], [2, 3], [1, 1, 3, 0], [0, 3, 2]] * 5
+    model = GRU4RecRecommender(optimizer="adagrad", learning_rate=0.05, momentum=0.2,
+                               loss="cross-entropy", n_sample=3, max_iter=3,
+                               early_stopping=False, batch_size=2, random_state=0).fit(sessions)
+    assert len(model.loss_curve_) == 3 and np.all(np.isfinite(model.loss_curve_))
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+    with pytest.raises(ValueError, match="optimizer"):
+        GRU4RecRecommender(optimizer="sgd").fit(sessions)
