@@ -331,7 +331,7 @@ class GRU4RecRecommender(SessionRecommenderBase):
 
     Examples
     --------
-    >>> from sklearn_autorec._gru4rec import GRU4RecRecommender
+    >>> from sklearn_autorec import GRU4RecRecommender
     >>> sessions = [[0, 1, 2, 3], [1, 2, 3, 4], [2, 3, 4, 0], [3, 4, 0, 1]] * 10
     >>> model = GRU4RecRecommender(hidden_layer_sizes=(8,), batch_size=4, n_sample=0,
     ...                            loss="cross-entropy", dropout_hidden=0.0,

@@ -438,7 +438,7 @@ class MultVAERecommender(_MultBase):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_autorec._multvae import MultVAERecommender
+    >>> from sklearn_autorec import MultVAERecommender
     >>> rng = np.random.default_rng(0)
     >>> X = np.unique(rng.integers(0, 30, size=(300, 2)), axis=0)
     >>> model = MultVAERecommender(hidden_layer_sizes=(20, 5), max_iter=3,
@@ -529,7 +529,7 @@ class MultDAERecommender(_MultBase):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_autorec._multvae import MultDAERecommender
+    >>> from sklearn_autorec import MultDAERecommender
     >>> rng = np.random.default_rng(0)
     >>> X = np.unique(rng.integers(0, 30, size=(300, 2)), axis=0)
     >>> model = MultDAERecommender(hidden_layer_sizes=(20, 5), max_iter=3,

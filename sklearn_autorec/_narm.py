@@ -30,7 +30,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
-from ._sessions import EncodedSessions, SessionRecommenderBase
+from ._sessions import EncodedSessions, SessionRecommenderBase, _session_ends
 
 __all__ = ["NARMRecommender"]
 
@@ -293,10 +293,8 @@ def _split_validation(data, fraction, rng):
             f"early_stopping holds out validation_fraction={fraction} of the {n} training "
             "sessions, which leaves no session on one side; pass more sessions, another "
             "validation_fraction, or early_stopping=False.")
-    times = getattr(data, "times", None)
-    if times is not None:
-        ends = np.maximum.reduceat(np.asarray(times, dtype=np.float64), data.offsets[:-1])
-        held = np.argsort(ends, kind="stable")[n - n_val:]
+    if getattr(data, "times", None) is not None:
+        held = np.argsort(_session_ends(data), kind="stable")[n - n_val:]
     else:
         held = rng.choice(n, size=n_val, replace=False)
     is_val = np.zeros(n, dtype=bool)
@@ -453,7 +451,7 @@ class NARMRecommender(SessionRecommenderBase):
 
     Examples
     --------
-    >>> from sklearn_autorec._narm import NARMRecommender
+    >>> from sklearn_autorec import NARMRecommender
     >>> sessions = [[1, 2, 3], [2, 3, 4], [1, 2, 3, 4], [3, 4], [1, 2]] * 20
     >>> model = NARMRecommender(embedding_dim=8, hidden_size=8, max_iter=30,
     ...                         early_stopping=False, random_state=0).fit(sessions)

@@ -487,7 +487,7 @@ def _session_ends(parsed):
     """The time of each session's last click."""
     if not len(parsed):
         return np.empty(0)
-    return np.maximum.reduceat(parsed.times, parsed.offsets[:-1])
+    return np.maximum.reduceat(np.asarray(parsed.times, dtype=np.float64), parsed.offsets[:-1])
 
 
 def _time_split_masks(parsed, is_train, is_test, unseen_items):
@@ -575,9 +575,6 @@ class SessionTimeSplit(BaseCrossValidator):
                 or self.n_splits < 1):
             raise ValueError(f"n_splits must be a positive int; got {self.n_splits!r}.")
         _check_time_split(self.test_days, self.unseen_items)
-
-    def _iter_test_indices(self, X=None, y=None, groups=None):  # pragma: no cover
-        raise NotImplementedError("SessionTimeSplit.split yields both folds itself.")
 
     def split(self, X, y=None, groups=None):
         """Row indices ``(train, test)`` of each fold, oldest fold first."""

@@ -560,22 +560,37 @@ def session_report(estimator, X, *, k=20, metrics=("recall", "mrr")):
     return report
 
 
-class _RankingScorer:
-    """A scorer ``scorer(estimator, X, y=None)`` of one ranking metric (higher is better)."""
+def _final_model(estimator, X):
+    """The model that scores, and ``X`` through the steps before it (Pipelines)."""
+    if hasattr(estimator, "steps"):
+        for _, step in estimator.steps[:-1]:
+            if step is not None and step != "passthrough":
+                X = step.transform(X)
+        estimator = estimator.steps[-1][1]
+    return estimator, X
 
-    def __init__(self, metric, k, kwargs):
-        self.metric, self.k, self.kwargs = metric, k, kwargs
+
+class _ReportScorer:
+    """A scorer ``scorer(estimator, X, y=None)`` of one metric of a report function
+    (:func:`ranking_report` or :func:`session_report`; higher is better)."""
+
+    def __init__(self, kind, metric, k, kwargs):
+        self.kind, self.metric, self.k, self.kwargs = kind, metric, k, kwargs
 
     def __call__(self, estimator, X, y=None, sample_weight=None):
         if sample_weight is not None:
-            raise ValueError("Ranking scorers take no sample_weight.")
-        report = ranking_report(estimator, X, y, k=self.k, metrics=(self.metric,),
-                                **self.kwargs)
+            raise ValueError(f"{self.kind.capitalize()} scorers take no sample_weight.")
+        model, X = _final_model(estimator, X)
+        metrics = (self.metric,)
+        if self.kind == "ranking":
+            report = ranking_report(model, X, y, k=self.k, metrics=metrics, **self.kwargs)
+        else:
+            report = session_report(model, X, k=self.k, metrics=metrics)
         return report[f"{self.metric}@{self.k}"]
 
     def __repr__(self):
         extra = "".join(f", {key}={value!r}" for key, value in self.kwargs.items())
-        return f"make_ranking_scorer({self.metric!r}, k={self.k}{extra})"
+        return f"make_{self.kind}_scorer({self.metric!r}, k={self.k}{extra})"
 
 
 def make_ranking_scorer(metric="ndcg", k=100, *, exclude_seen=True):
@@ -613,28 +628,7 @@ def make_ranking_scorer(metric="ndcg", k=100, *, exclude_seen=True):
     """
     (metric,) = _check_metrics(metric)
     (k,) = _check_k(k)
-    return _RankingScorer(metric, k, {"exclude_seen": bool(exclude_seen)})
-
-
-class _SessionScorer:
-    """A scorer ``scorer(estimator, X, y=None)`` of one session metric (higher is better)."""
-
-    def __init__(self, metric, k):
-        self.metric, self.k = metric, k
-
-    def __call__(self, estimator, X, y=None, sample_weight=None):
-        if sample_weight is not None:
-            raise ValueError("Session scorers take no sample_weight.")
-        if hasattr(estimator, "steps"):  # a Pipeline: its steps before the model, then it
-            for _, step in estimator.steps[:-1]:
-                if step is not None and step != "passthrough":
-                    X = step.transform(X)
-            estimator = estimator.steps[-1][1]
-        report = session_report(estimator, X, k=self.k, metrics=(self.metric,))
-        return report[f"{self.metric}@{self.k}"]
-
-    def __repr__(self):
-        return f"make_session_scorer({self.metric!r}, k={self.k})"
+    return _ReportScorer("ranking", metric, k, {"exclude_seen": bool(exclude_seen)})
 
 
 def make_session_scorer(metric="recall", k=20):
@@ -670,4 +664,4 @@ def make_session_scorer(metric="recall", k=20):
         raise ValueError(f"make_session_scorer: metric must be 'recall' or 'mrr'; "
                          f"got {metric!r}.")
     (k,) = _check_k(k)
-    return _SessionScorer(metric, k)
+    return _ReportScorer("session", metric, k, {})
