@@ -60,10 +60,14 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("dataset", choices=("rsc15", "diginetica"))
     parser.add_argument("--tune", action="store_true")
-    parser.add_argument("--hidden", type=int, default=100)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--max-iter", type=int, default=10)
-    parser.add_argument("--no-early-stopping", action="store_true")
+    parser.add_argument("--hidden", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--max-iter", type=int, default=None)
+    stopping = parser.add_mutually_exclusive_group()
+    stopping.add_argument("--early-stopping", dest="early_stopping", action="store_const",
+                          const=True, default=None)
+    stopping.add_argument("--no-early-stopping", dest="early_stopping",
+                          action="store_const", const=False)
     parser.add_argument("--baseline", action="store_true", help="also score transitions")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
@@ -84,8 +88,10 @@ def main():
             extra[name] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             extra[name] = value
-    params = dict(hidden_layer_sizes=(args.hidden,), batch_size=args.batch_size,
-                  max_iter=args.max_iter, early_stopping=not args.no_early_stopping,
+    given = dict(hidden_layer_sizes=None if args.hidden is None else (args.hidden,),
+                 batch_size=args.batch_size, max_iter=args.max_iter,
+                 early_stopping=args.early_stopping)  # None: the estimator's default
+    params = dict({k: v for k, v in given.items() if v is not None},
                   random_state=args.seed, verbose=True, device="cpu", **extra)
     model = GRU4RecRecommender(**params)
     start = time.perf_counter()

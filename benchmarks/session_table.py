@@ -15,11 +15,13 @@ Usage::
 
     python benchmarks/session_table.py                      # all rows
     python benchmarks/session_table.py --rows ItemTransition --data diginetica
+    python benchmarks/session_table.py --rows NARM --data diginetica --verbose
 
 Writes ``benchmarks/results/sessions.json`` (merged) and ``docs/sessions_results.md``.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -80,7 +82,11 @@ def run_row(row, data):
     cls_name, kwargs = ROWS[row]
     train, test = load(data)
     start = time.perf_counter()
-    model = getattr(sklearn_autorec, cls_name)(**kwargs).fit(train)
+    model = getattr(sklearn_autorec, cls_name)(**kwargs)
+    if os.environ.get("SESSION_TABLE_VERBOSE") and "verbose" in model.get_params():
+        model.set_params(verbose=True)  # progress on stderr; not a model setting
+    with contextlib.redirect_stdout(sys.stderr):  # stdout carries the record only
+        model.fit(train)
     seconds = time.perf_counter() - start
     start = time.perf_counter()
     report = session_report(model, test, k=20)
@@ -130,6 +136,8 @@ def main(argv=None):
     parser.add_argument("--rows", nargs="*", default=list(ROWS), choices=list(ROWS))
     parser.add_argument("--data", nargs="*", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--one", nargs=2, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--verbose", action="store_true",
+                        help="print the neural models' epochs to stderr")
     args = parser.parse_args(argv)
     if args.one:
         import torch
@@ -137,14 +145,17 @@ def main(argv=None):
         torch.set_num_threads(1)
         print(json.dumps(run_row(*args.one)), flush=True)
         return
-    records = json.loads(JSON.read_text()) if JSON.exists() else {}
     for data in args.data:
         for row in args.rows:
+            env = {**os.environ, "OMP_NUM_THREADS": "1"}
+            if args.verbose:
+                env["SESSION_TABLE_VERBOSE"] = "1"
             out = subprocess.run([sys.executable, __file__, "--one", row, data], check=True,
-                                 capture_output=True, text=True,
-                                 env={**os.environ, "OMP_NUM_THREADS": "1"}).stdout
+                                 stdout=subprocess.PIPE, text=True, env=env).stdout
             record = json.loads(out.strip().splitlines()[-1])
             print(json.dumps(record), flush=True)
+            # re-read: another run of this script may have added rows meanwhile
+            records = json.loads(JSON.read_text()) if JSON.exists() else {}
             records[f"{data} | {row}"] = record
             JSON.parent.mkdir(exist_ok=True)
             JSON.write_text(json.dumps(records, indent=1))

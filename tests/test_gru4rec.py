@@ -89,7 +89,8 @@ def test_torch_training_step_matches_numpy_scoring():
     seq = np.array([2, 5, 0])
     states = [torch.zeros(1, 4, dtype=torch.float64), torch.zeros(1, 3, dtype=torch.float64)]
     for item in seq:
-        states, out = net.step(torch.tensor([item]), states, 0.0, 0.0, None)
+        x = torch.nn.functional.embedding(torch.tensor([item]), net.input_embedding())
+        states, out = net.step(x, states, 0.0, 0.0, None)
     torch_scores = (out @ net.out_weight.T + net.out_bias).detach().numpy()
     np.testing.assert_allclose(model._score_prefixes([seq]), torch_scores, rtol=1e-10)
 
@@ -450,3 +451,37 @@ def test_gru4rec_trains_with_adagrad():
     assert model.loss_curve_[-1] < model.loss_curve_[0]
     with pytest.raises(ValueError, match="optimizer"):
         GRU4RecRecommender(optimizer="sgd").fit(sessions)
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_session_order_time_feeds_sessions_by_first_click_every_epoch(monkeypatch,
+                                                                      early_stopping):
+    """session_order="time": the slots take the sessions by their first click's time,
+    the same order each epoch (and early stopping holds out the latest ones);
+    "shuffle": a new order each epoch."""
+    from sklearn_autorec import _gru4rec
+
+    original, orders = _gru4rec.session_parallel_batches, []
+
+    def capture(offsets, order, batch_size):
+        orders.append(np.asarray(order).copy())
+        return original(offsets, order, batch_size)
+
+    monkeypatch.setattr(_gru4rec, "session_parallel_batches", capture)
+    sessions = cycle_sessions(40)
+    first_times = np.random.default_rng(1).permutation(40) * 100.0
+    rows = [(s, item, first_times[s] + t) for s, seq in enumerate(sessions)
+            for t, item in enumerate(seq)]
+    df = np.array(rows, dtype=float)
+    by_time = np.argsort(first_times)
+    params = dict(FAST, early_stopping=early_stopping, n_iter_no_change=5,
+                  validation_fraction=0.25)
+    GRU4RecRecommender(session_order="time", **params).fit(df)
+    n_train = 30 if early_stopping else 40
+    assert len(orders) == 3
+    for order in orders:  # encoded sessions are numbered by first appearance: s
+        np.testing.assert_array_equal(order, by_time[:n_train])
+    orders.clear()
+    GRU4RecRecommender(session_order="shuffle", **params).fit(df)
+    assert all(sorted(o) == sorted(by_time[:n_train]) for o in orders)
+    assert not np.array_equal(orders[0], orders[1])
