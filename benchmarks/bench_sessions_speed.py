@@ -9,9 +9,9 @@ the load of a shared machine hits both alike), one torch thread:
   the estimator's row-lazy Adagrad);
 * plain: GRU4Rec as a user would write it from the paper: ``nn.Embedding``
   (tied to the output table, as our default ``embedding_size="tied"``),
-  ``nn.GRUCell``, ``nn.Dropout``, the same optimizer from ``torch.optim``
-  (``Adagrad``, or ``Adam`` for Adam settings) dense over all parameters,
-  ``zero_grad()`` every step.  It reuses the
+  ``nn.GRUCell``, ``nn.Dropout``, the same optimizer dense over all parameters
+  (GRU4Rec's Adagrad as a ``torch.optim.Optimizer`` of four lines, or
+  ``torch.optim.Adam`` for Adam settings), ``zero_grad()`` every step.  It reuses the
   package's ``session_parallel_batches`` and ``sampled_loss`` and draws the
   same popularity-sampled negatives from the same seed, in the same session
   order, so the two differ only in the parameter update and the indexing.
@@ -132,12 +132,33 @@ def epoch_order(params, data):
     return seed, rng, order
 
 
+class DenseAdagrad(torch.optim.Optimizer):
+    """GRU4Rec's Adagrad, dense over every element: ``G += g ** 2``,
+    ``w -= lr * g / sqrt(G + eps)``.  (``torch.optim.Adagrad`` puts ``eps``
+    outside the root, so every element with a gradient, however small, moves
+    by about ``lr`` on the first step: a different algorithm, which diverges
+    at 512 units.)"""
+
+    def __init__(self, parameters, lr, eps=1e-6):
+        super().__init__(parameters, {"lr": lr, "eps": eps})
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                acc = self.state[p].setdefault("acc", torch.zeros_like(p))
+                acc.addcmul_(p.grad, p.grad)
+                p.addcdiv_(p.grad, acc.add(group["eps"]).sqrt_(), value=-group["lr"])
+
+
 def make_plain_optimizer(params, parameters):
-    """The estimator's optimizer as torch has it, dense over every parameter."""
+    """The estimator's optimizer, dense over every parameter."""
     if params["optimizer"] == "adagrad":
         if params["momentum"]:
-            raise ValueError("torch's Adagrad has no momentum; time momentum=0 settings")
-        return torch.optim.Adagrad(parameters, lr=params["learning_rate"], eps=1e-6)
+            raise ValueError("the plain Adagrad has no momentum; time momentum=0 settings")
+        return DenseAdagrad(parameters, lr=params["learning_rate"])
     return torch.optim.Adam(parameters, lr=params["learning_rate"])
 
 
@@ -205,8 +226,11 @@ def run_plain(data, params, max_steps, device):
                        params["dropout_embedding"], params["dropout_hidden"]).to(device)
     optimizer = make_plain_optimizer(params, net.parameters())
     popularity = np.bincount(data.items, minlength=data.n_items).astype(np.float64)
-    cdf = np.cumsum(popularity ** float(params["sample_alpha"]))
+    weights = popularity ** float(params["sample_alpha"])
+    cdf = np.cumsum(weights)
     cdf /= cdf[-1]
+    log_q = torch.as_tensor(np.log(np.maximum(weights / weights.sum(), 1e-30)),
+                            dtype=torch.float32, device=device)
     n_sample = int(params["n_sample"])
     batch = min(int(params["batch_size"]), len(data))
     items = torch.as_tensor(data.items, device=device)
@@ -230,6 +254,8 @@ def run_plain(data, params, max_steps, device):
                           [h[slots] * keep for h in states], columns)
         for h, n in zip(states, new):
             h[slots] = n.detach()
+        if params["logq"] and params["loss"] == "cross-entropy":  # as the estimator
+            scores = scores - params["logq"] * log_q[columns]
         value = sampled_loss(scores, params["loss"], float(params["bpreg"]),
                              columns[None, :] != target_items[:, None])
         value.backward()
@@ -478,9 +504,9 @@ def render(stored):
         "  the estimator's row-lazy Adagrad, GRU4Rec's optimizer), the GRU and the bias",
         "  densely.",
         "- **plain**: GRU4Rec as written from the paper: `nn.Embedding` tied to the output",
-        "  table, `nn.GRUCell`, `nn.Dropout`, the same optimizer from `torch.optim`",
-        "  (`Adagrad`) dense over all parameters, `zero_grad()` every step. It uses the",
-        "  package's",
+        "  table, `nn.GRUCell`, `nn.Dropout`, the same Adagrad dense over all parameters",
+        "  (`torch.optim.Adagrad` puts eps outside the square root, a different update",
+        "  that diverges at 512 units), `zero_grad()` every step. It uses the package's",
         "  `session_parallel_batches` and `sampled_loss` and the same session order and",
         "  popularity-sampled negatives, so the two differ only in the parameter update",
         "  and the indexing.",

@@ -282,11 +282,12 @@ class GRU4RecRecommender(SessionRecommenderBase):
         Weight of the score regulariser ``sum_j s_j r_j ** 2`` of "bpr-max".
     logq : float, default=1.0
         Log-Q correction of the sampled scores in training (Hidasi and
-        Czapp's GRU4Rec, for "cross-entropy"): every sampled column's score
-        is lowered by ``logq * log(q_j)``, ``q_j`` its item's sampling
-        probability (popularity ``** sample_alpha``, normalised), so the
-        sampled softmax estimates the full one instead of favouring rare
-        items.  0: no correction.  Scoring is unchanged.
+        Czapp's GRU4Rec): ``logq * log(q_j)`` is subtracted from every
+        column's score, ``q_j`` its item's sampling probability (popularity
+        ``** sample_alpha``, normalised), so the sampled softmax estimates
+        the full one instead of favouring rare items.  0: no correction.
+        Used by "cross-entropy" only, as in the official code (the other
+        losses ignore it).  Scoring is unchanged.
     n_sample : int, default=2048
         Extra negatives per step, shared by the batch, drawn with replacement
         by popularity ``** sample_alpha``; 0: the other targets of the batch
@@ -477,7 +478,7 @@ class GRU4RecRecommender(SessionRecommenderBase):
         weights = popularity ** float(self.sample_alpha)
         cdf = np.cumsum(weights)
         cdf /= cdf[-1]
-        logq = float(self.logq)
+        logq = float(self.logq) if self.loss == "cross-entropy" else 0.0
 
         dtype = torch.float32
         net = _build_net(data.n_items, hidden, self.embedding_size, dtype)

@@ -407,6 +407,24 @@ def test_logq_lowers_each_sampled_score_by_its_log_sampling_probability(monkeypa
     assert gap.max() < 1e-4
 
 
+def test_logq_is_used_by_cross_entropy_only(monkeypatch):
+    """As in the official code, the other losses ignore logq (a shifted score would
+    inflate bpr-max's score regulariser)."""
+    from sklearn_autorec import _gru4rec
+
+    original, seen = _gru4rec.sampled_loss, {}
+    sessions = [[0, 1, 2, 1], [2, 3], [1, 1, 3, 0], [0, 3, 2]] * 5
+    for logq in (0.0, 2.0):
+        def capture(scores, loss, bpreg=1.0, negative_mask=None, _logq=logq):
+            seen.setdefault(_logq, scores.detach().clone())
+            return original(scores, loss, bpreg, negative_mask)
+
+        monkeypatch.setattr(_gru4rec, "sampled_loss", capture)
+        GRU4RecRecommender(loss="bpr-max", logq=logq, n_sample=3, max_iter=1,
+                           batch_size=2, random_state=0).fit(sessions)
+    assert torch.equal(seen[2.0], seen[0.0])
+
+
 def test_row_adagrad_updates_the_batch_rows_with_momentum():
     """The official code's Adagrad with momentum: per row G += g**2, v = m v + lr g /
     sqrt(G + eps), w -= v; other rows untouched; dense gradients update every row."""
