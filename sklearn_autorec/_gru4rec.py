@@ -207,9 +207,8 @@ def _build_net(n_items, hidden, embedding_size, dtype):
         def read_step(self, input_items, columns):
             """Input embeddings of a step's clicks and output rows of its columns.
 
-            Tied tables are read in one sparse lookup of both, so the table's
-            gradient is one sparse tensor (two lookups would be summed as
-            sparse tensors, a third of a step's time on Diginetica).
+            A tied table is read in one sparse lookup for both, so its
+            gradient is one sparse tensor, not the sum of two.
             """
             if self.tied:
                 both = torch.nn.functional.embedding(torch.cat([input_items, columns]),

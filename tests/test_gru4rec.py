@@ -383,6 +383,27 @@ def test_lazy_adam_is_adam_on_the_batch_rows_only():
     assert not torch.equal(table.detach()[[1, 2, 4, 7]], start[[1, 2, 4, 7]])
 
 
+@pytest.mark.parametrize("tied", [True, False])
+def test_read_step_is_plain_indexing_with_a_sparse_gradient(tied):
+    """A step's lookups (the tied table read once for inputs and columns): the values
+    and gradients of plain indexing, as sparse gradients."""
+    net = _build_net(9, (4,), "tied" if tied else 4, torch.float64)
+    net.reset(torch.Generator().manual_seed(0))
+    inputs, columns = torch.tensor([3, 3, 7]), torch.tensor([1, 3, 8, 8, 1, 0])
+    w = torch.randn(3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    x, rows = net.read_step(inputs, columns)
+    ((x * w).sum() ** 2 + (rows.sum(1) ** 2).sum()).backward()
+    assert all(t.grad.is_sparse for t in net.item_tables())
+    got = {name: p.grad.to_dense() for name, p in net.named_parameters()
+           if name in ("out_weight", "in_weight")}
+    net.zero_grad()
+    ref_x, ref_rows = net.input_embedding()[inputs], net.out_weight[columns]
+    assert torch.equal(x, ref_x) and torch.equal(rows, ref_rows)
+    ((ref_x * w).sum() ** 2 + (ref_rows.sum(1) ** 2).sum()).backward()
+    for name, grad in got.items():
+        assert torch.allclose(grad, getattr(net, name).grad, rtol=1e-12, atol=1e-12), name
+
+
 def test_logq_lowers_each_sampled_score_by_its_log_sampling_probability(monkeypatch):
     from sklearn_autorec import _gru4rec
 
