@@ -480,11 +480,15 @@ def main():
         print(json.dumps(records, indent=1))
         return
     stored = json.loads(JSON.read_text()) if JSON.exists() else {}
-    for r in records:
-        stored[" | ".join((r["device"], r["dataset"], r["setting"], r["contestant"]))] = r
+    stored = {record_key(r): r for r in [*stored.values(), *records]}
     JSON.write_text(json.dumps(stored, indent=1) + "\n")
     PAGE.write_text(render(stored))
     print(f"wrote {JSON} and {PAGE}")
+
+
+def record_key(r):
+    return " | ".join((r["device"], f"{r['threads']} thread(s)", r["dataset"], r["setting"],
+                       r["contestant"]))
 
 
 def render(stored):
@@ -495,7 +499,8 @@ def render(stored):
         "Made by `benchmarks/bench_sessions_speed.py` (records in",
         "`benchmarks/results/sessions_speed.json`). Each case runs our estimator and a",
         "plain PyTorch version of the same model interleaved in one process (ours, plain,",
-        "ours, plain), one torch thread; the table gives the faster round of each",
+        "ours, plain), with the torch threads of its section; the table gives the faster",
+        "round of each",
         "(*ours*: `GRU4RecRecommender` or `NARMRecommender`).",
         "",
         "- **ours**: `GRU4RecRecommender(max_iter=1, early_stopping=False,",
@@ -523,11 +528,12 @@ def render(stored):
     ]
     by_case = {}
     for r in stored.values():
-        by_case.setdefault((r["device"], r["dataset"], r["setting"]), {})[r["contestant"]] = r
+        by_case.setdefault(((r["device"], r["threads"]), r["dataset"], r["setting"]),
+                           {})[r["contestant"]] = r
     for device in sorted({k[0] for k in by_case}):
         cases = [(k, v) for k, v in by_case.items() if k[0] == device]
         first = cases[0][1][next(iter(cases[0][1]))]
-        lines += [f"## {device}: {first['machine']}", "",
+        lines += [f"## {device[0]}, {device[1]} thread(s): {first['machine']}", "",
                   f"torch {first['torch']}, {first['threads']} thread(s); command: "
                   f"`{first['command']}`; load average at the start "
                   f"{first['load_average_start'][0]:.2f}.", "",
@@ -545,7 +551,7 @@ def render(stored):
                 f"{np.mean(ours['mean_training_loss']):.4f} / "
                 f"{np.mean(plain['mean_training_loss']):.4f}{guard} |")
         lines.append("")
-    cpu = {(k[1], k[2]): v for k, v in by_case.items() if k[0] == "cpu"}
+    cpu = {(k[0][1], k[1], k[2]): v for k, v in by_case.items() if k[0][0] == "cpu"}
     lines += [
         "## The official code",
         "",
@@ -558,13 +564,14 @@ def render(stored):
         "",
     ]
     for setting, official in OFFICIAL.items():
-        pair = cpu.get(("diginetica", setting))
-        if pair is None:
-            continue
-        ours = pair["GRU4RecRecommender"]["seconds_per_epoch"]
-        lines.append(f"- {setting}: `GRU4RecRecommender` {ours:.0f} s per epoch here, the "
-                     f"official code {official:.0f} s ({ours / official:.2f} times its "
-                     "time).")
+        for threads in sorted({k[0] for k in cpu}):
+            pair = cpu.get((threads, "diginetica", setting))
+            if pair is None:
+                continue
+            ours = pair["GRU4RecRecommender"]["seconds_per_epoch"]
+            lines.append(f"- {setting}, {threads} thread(s): `GRU4RecRecommender` {ours:.0f} s "
+                         f"per epoch here, the official code {official:.0f} s "
+                         f"({ours / official:.2f} times its time).")
     lines += [
         "",
         "The machine of the CPU rows: the project's 2-core shared Xeon, loaded by other",
