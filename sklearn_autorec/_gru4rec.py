@@ -162,8 +162,8 @@ def _dropout(x, p, generator):
 
     if p <= 0:
         return x
-    keep = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) >= p
-    return x * keep / (1.0 - p)
+    keep = torch.empty_like(x).bernoulli_(1.0 - p, generator=generator)
+    return x * keep.div_(1.0 - p)
 
 
 def _build_net(n_items, hidden, embedding_size, dtype):

@@ -162,18 +162,23 @@ class _RowAdagrad:
                 rows, g = grad.indices()[0], grad.values()
                 G = acc.index_select(0, rows).addcmul_(g, g)
                 acc.index_copy_(0, rows, G)
-                update = g.div(G.add_(self.eps).sqrt_()).mul_(self.lr)
+                step = g.div_(G.add_(self.eps).sqrt_())  # g / sqrt(G + eps), in place
                 if vel is not None:
-                    update = vel.index_select(0, rows).mul_(self.momentum).add_(update)
-                    vel.index_copy_(0, rows, update)
-                p.index_add_(0, rows, update, alpha=-1.0)
+                    step = vel.index_select(0, rows).mul_(self.momentum).add_(
+                        step, alpha=self.lr)
+                    vel.index_copy_(0, rows, step)
+                    p.index_add_(0, rows, step, alpha=-1.0)
+                else:
+                    p.index_add_(0, rows, step, alpha=-self.lr)
             else:
                 g = p.grad
                 acc.addcmul_(g, g)
-                update = g.div(acc.add(self.eps).sqrt_()).mul_(self.lr)
+                root = acc.add(self.eps).sqrt_()
                 if vel is not None:
-                    update = vel.mul_(self.momentum).add_(update)
-                p.sub_(update)
+                    vel.mul_(self.momentum).addcdiv_(g, root, value=self.lr)
+                    p.sub_(vel)
+                else:
+                    p.addcdiv_(g, root, value=-self.lr)
 
 
 def train_minibatch(module, *, batches, loss, validate=None, max_iter=100,
