@@ -522,9 +522,10 @@ class GRU4RecRecommender(SessionRecommenderBase):
             new, out = net.step(x, prev, p_embed, p_hidden, gen)
             for h, n in zip(states, new):
                 h[slots] = n.detach()
-            scores = torch.addmm(net.out_bias[columns], out, rows.T)
-            if logq:
-                scores = scores - logq * log_q[columns]
+            bias = net.out_bias[columns]
+            if logq:  # the correction is per column: fold it into the bias
+                bias = bias - logq * log_q[columns]
+            scores = torch.addmm(bias, out, rows.T)
             negative = columns[None, :] != target_items[:, None]
             return sampled_loss(scores, self.loss, float(self.bpreg), negative)
 
