@@ -46,6 +46,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 from contextlib import contextmanager
@@ -409,6 +410,8 @@ def main():
                         help="GRU4Rec steps timed per run (the rest of the epoch is "
                              "extrapolated; 0: whole epochs)")
     parser.add_argument("--rounds", type=int, default=2, help="ours, plain pairs per case")
+    parser.add_argument("--settings", nargs="+", choices=tuple(SETTINGS), default=list(SETTINGS),
+                        metavar="SETTING", help="GRU4Rec settings to time (default: all)")
     parser.add_argument("--narm-batches", type=int, default=8,
                         help="NARM batches timed per run (0: skip NARM)")
     parser.add_argument("--narm-data", nargs="+", choices=tuple(DATASETS),
@@ -431,7 +434,7 @@ def main():
         frames[dataset] = frame, data
         print(f"{dataset}: {len(data)} sessions, {data.n_items} items, "
               f"{len(data.items)} clicks", flush=True)
-        for setting in SETTINGS:
+        for setting in args.settings:
             params = full_params(setting, args.device)
             epoch_steps = count_steps(data, params)
             steps = epoch_steps if args.max_steps <= 0 else min(args.max_steps, epoch_steps)
@@ -473,7 +476,7 @@ def main():
                            args.device, extra),
                     record(dataset, setting, "plain PyTorch NARM", plain, epoch_steps,
                            args.device, extra))
-    command = "python benchmarks/bench_sessions_speed.py " + " ".join(sys.argv[1:])
+    command = "python benchmarks/bench_sessions_speed.py " + shlex.join(sys.argv[1:])
     for r in records:
         r.update(command=command.strip(), load_average_start=list(load_before))
     if args.no_write:
@@ -533,10 +536,14 @@ def render(stored):
     for device in sorted({k[0] for k in by_case}):
         cases = [(k, v) for k, v in by_case.items() if k[0] == device]
         first = cases[0][1][next(iter(cases[0][1]))]
+        runs = {}  # the runs behind the rows, each with its load at the start
+        for _, pair in cases:
+            for r in pair.values():
+                runs.setdefault(r["command"], r["load_average_start"][0])
         lines += [f"## {device[0]}, {device[1]} thread(s): {first['machine']}", "",
-                  f"torch {first['torch']}, {first['threads']} thread(s); command: "
-                  f"`{first['command']}`; load average at the start "
-                  f"{first['load_average_start'][0]:.2f}.", "",
+                  f"torch {first['torch']}, {first['threads']} thread(s); the rows come from "
+                  + "; ".join(f"`{c}` (load average at the start {load:.2f})"
+                              for c, load in runs.items()) + ".", "",
                   "| data | setting | ours s/epoch | plain s/epoch | plain / ours | steps "
                   "(timed / epoch) | loss ours / plain |",
                   "|---|---|---:|---:|---:|---:|---:|"]
