@@ -126,8 +126,7 @@ def epoch_order(params, data):
     seed = check_random_state(params["random_state"]).randint(2 ** 31 - 1)
     rng = np.random.default_rng(seed)
     if params["session_order"] == "time":  # by first click, as the estimator
-        order = (np.arange(len(data)) if data.times is None else
-                 np.argsort(data.times[data.offsets[:-1]], kind="stable"))
+        order = data.time_order()
     else:
         order = rng.permutation(len(data))
     return seed, rng, order

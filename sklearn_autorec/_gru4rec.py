@@ -455,10 +455,7 @@ class GRU4RecRecommender(SessionRecommenderBase):
         rng = np.random.default_rng(seed)
         n_sessions = len(data)
         offsets, items = data.offsets, data.items
-        # sessions in time order: by first click when there are timestamps (stable),
-        # else in input order
-        by_time = (np.arange(n_sessions) if data.times is None else
-                   np.argsort(data.times[offsets[:-1]], kind="stable"))
+        by_time = data.time_order()
         train_ids = by_time
         valid_seqs = None
         if self.early_stopping:

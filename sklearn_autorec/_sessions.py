@@ -197,6 +197,12 @@ class EncodedSessions:
     def sequences(self):
         return [self.items[a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:])]
 
+    def time_order(self):
+        """Session indices by first click's time (stable); input order without times."""
+        if self.times is None:
+            return np.arange(len(self))
+        return np.argsort(self.times[self.offsets[:-1]], kind="stable")
+
 
 class SessionRecommenderBase(BaseEstimator):
     """Base class of the session recommenders; not for direct use.

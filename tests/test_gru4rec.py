@@ -404,21 +404,30 @@ def test_read_step_is_plain_indexing_with_a_sparse_gradient(tied):
         assert torch.allclose(grad, getattr(net, name).grad, rtol=1e-12, atol=1e-12), name
 
 
-def test_logq_lowers_each_sampled_score_by_its_log_sampling_probability(monkeypatch):
+LOGQ_SESSIONS = [[0, 1, 2, 1], [2, 3], [1, 1, 3, 0], [0, 3, 2]] * 5
+
+
+def _first_scores(monkeypatch, **params):
+    """The score matrix of the first training step of a fit with ``params``."""
     from sklearn_autorec import _gru4rec
 
-    original, seen = _gru4rec.sampled_loss, {}
-    sessions = [[0, 1, 2, 1], [2, 3], [1, 1, 3, 0], [0, 3, 2]] * 5
-    for logq in (0.0, 2.0):
-        def capture(scores, loss, bpreg=1.0, negative_mask=None, _logq=logq):
-            seen.setdefault(_logq, scores.detach().clone())
-            return original(scores, loss, bpreg, negative_mask)
+    original, seen = _gru4rec.sampled_loss, []
 
-        monkeypatch.setattr(_gru4rec, "sampled_loss", capture)
-        GRU4RecRecommender(loss="cross-entropy", logq=logq, n_sample=3, sample_alpha=1.0,
-                           max_iter=1, early_stopping=False, batch_size=2,
-                           random_state=0).fit(sessions)
-    clicks = np.bincount(np.concatenate(sessions), minlength=4).astype(float)
+    def capture(scores, loss, bpreg=1.0, negative_mask=None):
+        seen.append(scores.detach().clone())
+        return original(scores, loss, bpreg, negative_mask)
+
+    monkeypatch.setattr(_gru4rec, "sampled_loss", capture)
+    GRU4RecRecommender(n_sample=3, max_iter=1, early_stopping=False, batch_size=2,
+                       random_state=0, **params).fit(LOGQ_SESSIONS)
+    monkeypatch.setattr(_gru4rec, "sampled_loss", original)
+    return seen[0]
+
+
+def test_logq_lowers_each_sampled_score_by_its_log_sampling_probability(monkeypatch):
+    seen = {logq: _first_scores(monkeypatch, loss="cross-entropy", logq=logq,
+                                sample_alpha=1.0) for logq in (0.0, 2.0)}
+    clicks = np.bincount(np.concatenate(LOGQ_SESSIONS), minlength=4).astype(float)
     log_q = np.log(clicks / clicks.sum())
     diff = (seen[2.0] - seen[0.0]).numpy()
     # every column moves by -2 log q of its item (the same draws: same seed)
@@ -431,18 +440,7 @@ def test_logq_lowers_each_sampled_score_by_its_log_sampling_probability(monkeypa
 def test_logq_is_used_by_cross_entropy_only(monkeypatch):
     """As in the official code, the other losses ignore logq (a shifted score would
     inflate bpr-max's score regulariser)."""
-    from sklearn_autorec import _gru4rec
-
-    original, seen = _gru4rec.sampled_loss, {}
-    sessions = [[0, 1, 2, 1], [2, 3], [1, 1, 3, 0], [0, 3, 2]] * 5
-    for logq in (0.0, 2.0):
-        def capture(scores, loss, bpreg=1.0, negative_mask=None, _logq=logq):
-            seen.setdefault(_logq, scores.detach().clone())
-            return original(scores, loss, bpreg, negative_mask)
-
-        monkeypatch.setattr(_gru4rec, "sampled_loss", capture)
-        GRU4RecRecommender(loss="bpr-max", logq=logq, n_sample=3, max_iter=1,
-                           batch_size=2, random_state=0).fit(sessions)
+    seen = {logq: _first_scores(monkeypatch, loss="bpr-max", logq=logq) for logq in (0.0, 2.0)}
     assert torch.equal(seen[2.0], seen[0.0])
 
 
