@@ -16,6 +16,7 @@ Usage::
     python benchmarks/session_table.py                      # all rows
     python benchmarks/session_table.py --rows ItemTransition --data diginetica
     python benchmarks/session_table.py --rows NARM --data diginetica --verbose
+    python benchmarks/session_table.py --rows NARM --data diginetica --threads 2
 
 Writes ``benchmarks/results/sessions.json`` (merged) and ``docs/sessions_results.md``.
 """
@@ -108,19 +109,20 @@ def write_page(records):
         "`benchmarks/results/sessions.json`). Protocol: next-item prediction at every",
         "position of every test session (`sklearn_autorec.metrics.session_report`),",
         "Recall@20 and MRR@20 over all items, ties counted against the target; default",
-        "parameters (`random_state=0`); the 2-core development machine, 1 torch thread.",
+        "parameters (`random_state=0`); the 2-core development machine, 1 torch thread",
+        "unless the threads column says otherwise.",
         "",
     ]
     for data in DATASETS:
         lines += [f"## {data}", "",
-                  "| model | Recall@20 | MRR@20 | fit s | peak RSS GB |",
-                  "|---|---:|---:|---:|---:|"]
+                  "| model | Recall@20 | MRR@20 | fit s | threads | peak RSS GB |",
+                  "|---|---:|---:|---:|---:|---:|"]
         for row in ROWS:
             r = records.get(f"{data} | {row}")
             if r:
                 lines.append(f"| `{r['estimator']}()` | {r['recall@20']:.4f} | "
                              f"{r['mrr@20']:.4f} | {r['fit_seconds']:.1f} | "
-                             f"{r['peak_rss_gb']:.2f} |")
+                             f"{r['threads']} | {r['peak_rss_gb']:.2f} |")
         missing = [row for row in ROWS if f"{data} | {row}" not in records]
         if missing:
             lines += ["", f"Not run here: {', '.join(missing)} (see `docs/sessions.md`)."]
@@ -136,21 +138,24 @@ def main(argv=None):
     parser.add_argument("--rows", nargs="*", default=list(ROWS), choices=list(ROWS))
     parser.add_argument("--data", nargs="*", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--one", nargs=2, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads per fit (default 1; recorded with the row)")
     parser.add_argument("--verbose", action="store_true",
                         help="print the neural models' epochs to stderr")
     args = parser.parse_args(argv)
     if args.one:
         import torch
 
-        torch.set_num_threads(1)
+        torch.set_num_threads(args.threads)
         print(json.dumps(run_row(*args.one)), flush=True)
         return
     for data in args.data:
         for row in args.rows:
-            env = {**os.environ, "OMP_NUM_THREADS": "1"}
+            env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
             if args.verbose:
                 env["SESSION_TABLE_VERBOSE"] = "1"
-            out = subprocess.run([sys.executable, __file__, "--one", row, data], check=True,
+            out = subprocess.run([sys.executable, __file__, "--one", row, data,
+                                  "--threads", str(args.threads)], check=True,
                                  stdout=subprocess.PIPE, text=True, env=env).stdout
             record = json.loads(out.strip().splitlines()[-1])
             print(json.dumps(record), flush=True)
