@@ -129,7 +129,10 @@ class Sparse:
             order = order[:max_batches * self.batch_size]
         sse = 0.0
         for batch in self.data.batches(order, self.batch_size):
-            self.opt.zero_grad(set_to_none=False)
+            if hasattr(self.net, "clear_grads"):  # as train_autorec clears them
+                self.net.clear_grads()
+            else:
+                self.opt.zero_grad(set_to_none=False)
             sse += backend._objective(self.net, [batch], self.n, ALPHA, 0.0, 0.0, None)
             self.opt.step()
         loss = (sse + 0.5 * ALPHA * backend._penalty(self.net)) / self.n
@@ -371,7 +374,7 @@ def profile_sparse(csr_ui, args, device, batch_size, log):
                 batches = data.batches(order, batch_size)
             for batch in batches:  # the body of _objective, phase by phase
                 with record_function("P:zero_grad"):
-                    opt.zero_grad(set_to_none=False)
+                    net.clear_grads()
                 with record_function("P:encoder forward (embedding_bag)"):
                     codes = net.encode(batch, batch.values, 0.0, None)
                 with record_function("P:decoder forward (sampled_addmm)"):
@@ -409,8 +412,8 @@ def profile_sparse(csr_ui, args, device, batch_size, log):
         ("decoder forward (sampled_addmm + bias gather)",
          total("P:decoder forward (sampled_addmm)")),
         ("loss", total("P:loss")),
-        ("backward: decoder (embedding_bag x2, argsort, index_copy)", dec_b),
-        ("backward: encoder (embedding_bag, index_copy)", enc_b),
+        ("backward: decoder (embedding_bag, sparse addmm into .grad, argsort)", dec_b),
+        ("backward: encoder (sparse addmm into .grad)", enc_b),
         ("backward: gradient accumulation into .grad", acc),
         ("backward: rest (sigmoid, bias index, loss)", max(0.0, bwd - enc_b - dec_b - acc)),
         ("adam step (fused)", total("P:adam step")),

@@ -90,3 +90,67 @@ def test_sparse_loss_and_gradients_match_dense_reference(activation, output_acti
     for (name, _), g, c in zip(net.named_parameters(), sparse_grads, copies):
         err = float((g - c.grad).norm() / max(float(c.grad.norm()), 1e-12))
         assert err < 1e-6, f"gradient of {name} differs by {err:.2e}"
+
+
+def _grads_of_batch(net, data, rows, n):
+    _objective(net, list(data.batches(torch.as_tensor(rows), len(rows))), n, 0.0, 0.0, 0.0,
+               None)
+    return [p.grad.clone() for p in net.parameters()]
+
+
+def test_weight_gradients_written_in_place_overwrite_accumulate_and_allocate():
+    """The two large weight gradients are written into ``.grad`` by the backward.
+
+    After ``clear_grads`` (the mini-batch loop) a batch's gradients are that
+    batch's alone even when the stale buffers hold NaN (overwritten, never
+    read); after ``zero_grad(set_to_none=False)`` (the L-BFGS closure) two
+    batches accumulate; after ``set_to_none`` the buffers are allocated; every
+    case equals the dense float64 reference gradient of the same batches.
+    """
+    R = random_ratings(30, 12, 0.3, seed=5)
+    n = R.nnz
+    data = SparseRows(R, torch.device("cpu"), torch.float64)
+    first, second = np.arange(0, 13), np.arange(13, 30)
+
+    def net_():
+        return AutoRecNet(12, (5,), "sigmoid", "identity", (1.0, 5.0),
+                          torch.Generator().manual_seed(0), torch.float64)
+
+    def reference(rows):
+        net = net_()
+        params = [p.detach().clone().requires_grad_(True) for p in net.parameters()]
+        E, mu, Wd, bd = params
+        sub = torch.as_tensor(R[rows].toarray())
+        M = torch.as_tensor(_stored(R[rows]))
+        loss = dense_reference_loss(sub, M.double(), (E, mu, [], Wd, bd), "sigmoid",
+                                    "identity", 1.0, 5.0, 0.0) / n
+        loss.backward()
+        return [p.grad for p in params]
+
+    net = net_()
+    large = (net.encoder_weight, net.decoder_weight)
+    _grads_of_batch(net, data, first, n)
+    net.clear_grads()
+    assert all(p.grad is not None for p in large)
+    assert net.encoder_bias.grad is None and net.decoder_bias.grad is None
+    for p in large:
+        p.grad.fill_(float("nan"))  # a stale buffer is never read
+    for got, want in zip(_grads_of_batch(net, data, second, n), reference(second)):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+    net.zero_grad(set_to_none=False)
+    _grads_of_batch(net, data, first, n)
+    both = _grads_of_batch(net, data, second, n)
+    for got, want in zip(both, reference(np.arange(30))):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+    net.zero_grad(set_to_none=True)
+    for got, want in zip(_grads_of_batch(net, data, first, n), reference(first)):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+
+def _stored(csr):
+    """Mask of the stored entries (stored zeros are ratings too)."""
+    mask = csr.copy()
+    mask.data = np.ones_like(mask.data)
+    return mask.toarray().astype(bool)
