@@ -148,6 +148,17 @@ def test_weight_gradients_written_in_place_overwrite_accumulate_and_allocate():
     for got, want in zip(_grads_of_batch(net, data, first, n), reference(first)):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
 
+    # A batch without entries (an empty row) overwrites the stale buffers with zeros.
+    R = R.tolil()
+    R.rows[3], R.data[3] = [], []
+    data = SparseRows(R.tocsr(), torch.device("cpu"), torch.float64)
+    net.clear_grads()
+    for p in large:
+        p.grad.fill_(float("nan"))
+    _grads_of_batch(net, data, np.array([3]), n)
+    for p in large:
+        assert torch.equal(p.grad, torch.zeros_like(p))
+
 
 def _stored(csr):
     """Mask of the stored entries (stored zeros are ratings too)."""
