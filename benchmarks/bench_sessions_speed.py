@@ -258,6 +258,7 @@ def run_plain(data, params, max_steps, device):
             scores = scores - params["logq"] * log_q[columns]
         value = sampled_loss(scores, params["loss"], float(params["bpreg"]),
                              columns[None, :] != target_items[:, None])
+        value = value * (len(slots) / batch)  # as the estimator: sum over rows / batch
         value.backward()
         optimizer.step()
         total += float(value.detach())

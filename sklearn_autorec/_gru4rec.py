@@ -81,7 +81,9 @@ def session_parallel_batches(offsets, order, batch_size):
     all of two clicks or more) are taken in ``order`` and fill ``batch_size``
     slots; at each step every active slot feeds one click and predicts the
     next; a slot whose session has no next click takes the next session, and
-    a slot with no session left drops out.
+    a slot with no session left drops out (the estimator divides each step's
+    loss by ``batch_size``, so those last, smaller steps weigh their clicks
+    as any other step does).
 
     Yields
     ------
@@ -524,7 +526,13 @@ class GRU4RecRecommender(SessionRecommenderBase):
                 bias = bias - logq * log_q[columns]
             scores = torch.addmm(bias, out, rows.T)
             negative = columns[None, :] != target_items[:, None]
-            return sampled_loss(scores, self.loss, float(self.bpreg), negative)
+            # The sum over the step's sessions divided by the batch size (not a
+            # mean over the active ones): when slots run dry at the end of an
+            # epoch, the last long sessions' clicks keep the weight of any other
+            # click instead of each getting a full batch's update (rsc15-100k,
+            # BPR-max at 512 units: the loss of those steps rose to 10-140).
+            value = sampled_loss(scores, self.loss, float(self.bpreg), negative)
+            return value * (len(slots) / B)
 
         def validate():
             """Recall@20 at every position of the held-out sessions (numpy scoring)."""

@@ -522,3 +522,36 @@ def test_session_order_time_feeds_sessions_by_first_click_every_epoch(monkeypatc
     GRU4RecRecommender(session_order="shuffle", **params).fit(df)
     assert all(sorted(o) == sorted(by_time[:n_train]) for o in orders)
     assert not np.array_equal(orders[0], orders[1])
+
+
+def test_step_loss_is_the_sum_over_active_sessions_divided_by_the_batch_size(monkeypatch):
+    """At the end of an epoch slots run dry: a step with fewer active sessions
+    weighs its clicks as a full step does (sum over rows / batch_size), instead
+    of giving the last few sessions a full batch's update."""
+    from sklearn_autorec import _gru4rec, _torch_train
+
+    means, steps = [], []
+    original_loss, original_train = _gru4rec.sampled_loss, _torch_train.train_minibatch
+
+    def capture_mean(scores, loss, bpreg=1.0, negative_mask=None):
+        value = original_loss(scores, loss, bpreg, negative_mask)
+        means.append((scores.shape[0], float(value.detach())))
+        return value
+
+    def capture_steps(module, *, loss, **kwargs):
+        def recorded(batch, step):
+            value = loss(batch, step)
+            steps.append(float(value.detach()))
+            return value
+        return original_train(module, loss=recorded, **kwargs)
+
+    monkeypatch.setattr(_gru4rec, "sampled_loss", capture_mean)
+    monkeypatch.setattr(_torch_train, "train_minibatch", capture_steps)
+    sessions = [[0, 1, 2, 3, 4, 5, 6], [2, 3], [1, 4, 3], [5, 6]]  # one long session
+    GRU4RecRecommender(n_sample=3, max_iter=1, early_stopping=False, batch_size=3,
+                       random_state=0).fit(sessions)
+    assert len(means) == len(steps) > 0
+    rows = [n for n, _ in means]
+    assert min(rows) == 1 and max(rows) == 3  # the tail ran with one session
+    for (n, mean), value in zip(means, steps):
+        assert value == pytest.approx(mean * n / 3, rel=1e-6)
