@@ -129,10 +129,7 @@ class Sparse:
             order = order[:max_batches * self.batch_size]
         sse = 0.0
         for batch in self.data.batches(order, self.batch_size):
-            if hasattr(self.net, "clear_grads"):  # as train_autorec clears them
-                self.net.clear_grads()
-            else:
-                self.opt.zero_grad(set_to_none=False)
+            self.net.clear_grads()  # as train_autorec clears them
             sse += backend._objective(self.net, [batch], self.n, ALPHA, 0.0, 0.0, None)
             self.opt.step()
         loss = (sse + 0.5 * ALPHA * backend._penalty(self.net)) / self.n
