@@ -18,6 +18,8 @@ __all__ = ["AutoRecRegressor"]
 #: first) and the one it starts from.
 ALPHA_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0, 1e5)
 ALPHA_START = 1000.0
+#: epochs without improvement before a mini-batch fit on the alpha path moves on
+PATH_PATIENCE = 3
 #: alpha="auto" with early_stopping=False (no held-out ratings to choose on).
 NO_VALIDATION_ALPHA = 300.0
 #: solver="auto" picks L-BFGS up to this many weights (its 10 pairs of history
@@ -86,9 +88,13 @@ class AutoRecRegressor(RatingRegressorBase):
         already worse than 1000), each warm-started from the best fit so far,
         stopping at the first that does not improve.  Going down from a strong
         penalty also finds better solutions than starting at the final value.
-        The chosen value is ``alpha_``, the fits are in ``alpha_path_``; it
-        costs about two to three fits.  With ``early_stopping=False`` there is
-        nothing to choose on and ``"auto"`` means 300.
+        The mini-batch solvers move on after ``3`` epochs without improvement
+        (a fit on the way only has to rank its penalty; at scale an epoch is
+        long) and then train the chosen penalty on from its best weights with
+        the full ``n_iter_no_change``.  The chosen value is ``alpha_``, the
+        fits are in ``alpha_path_``; it costs about two to three fits.  With
+        ``early_stopping=False`` there is nothing to choose on and ``"auto"``
+        means 300.
     baseline_offset : bool, default=True
         Add the baseline predictor's bias of each autoencoded vector (the
         global mean plus the item bias for I-AutoRec, the user bias for
@@ -179,7 +185,10 @@ class AutoRecRegressor(RatingRegressorBase):
         With ``alpha="auto"`` and early stopping, one entry per validated fit
         in the order they ran: ``alpha``, ``best_validation_score``,
         ``best_iter``, ``n_iter`` and ``warm_start_from`` (the alpha whose best
-        weights it started from; None for the first).
+        weights it started from; None for the first).  With the mini-batch
+        solvers the last entry is the chosen alpha trained on from its own
+        best weights (``warm_start_from`` is its own alpha; ``best_iter=0``
+        when it found nothing better).
     solver_ : str
         The solver used (``solver``, or the one ``"auto"`` chose).
     offset_ : ndarray of shape ``(n_items_,)`` (``(n_users_,)`` for U-AutoRec) or None
@@ -419,9 +428,21 @@ class AutoRecRegressor(RatingRegressorBase):
 
         # The validated runs: one for a fixed alpha; a warm-started path for "auto".
         if auto_alpha:
+            # Mini-batch solvers walk the path with a short patience (an epoch is
+            # long at scale, and a fit on the way only has to rank its penalty
+            # against the last), then train the chosen penalty on from its best
+            # weights with the full patience (the last entry of the path).
+            path_patience = patience if full_batch else min(patience, PATH_PATIENCE)
             path = self._alpha_path(
                 lambda alpha, warm: run(train, alpha, self.max_iter, validation, offset,
-                                        warm, patience))
+                                        warm, path_patience))
+            if path_patience < patience:
+                best_j = int(np.argmin([r["best_score"] for _, r, _ in path]))
+                last = path[-1][1]
+                warm = [last.pop("coefs"), last.pop("intercepts"), path[best_j][1]["best_score"]]
+                last.pop("codes", None)
+                path.append((path[best_j][0], run(train, path[best_j][0], self.max_iter,
+                                                  validation, offset, warm, patience), best_j))
         else:
             result = run(train, fixed_alpha, self.max_iter, validation, offset, None,
                          patience)
@@ -440,7 +461,7 @@ class AutoRecRegressor(RatingRegressorBase):
         self.validation_scores_ = result["validation_scores"]
         self.best_validation_score_ = result["best_score"]
         self.best_iter_ = result["best_iter"] if self.early_stopping else None
-        converged = result["converged"]
+        converged = path[-1][1]["converged"] if auto_alpha else result["converged"]
         n_iter = result["n_iter"]
         loss_curve = result["loss_curve"]
         if self.early_stopping and refit:

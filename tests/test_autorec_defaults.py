@@ -180,6 +180,35 @@ def test_patience_and_refit_auto_follow_the_solver(solver, patience, refits):
     assert (model.n_iter_ == model.best_iter_) == refits
 
 
+def test_minibatch_alpha_path_moves_on_early_then_continues_the_chosen_alpha():
+    """Adam walks the path with PATH_PATIENCE, then trains the best penalty on from
+    its best weights with the full patience; that run is the path's last entry."""
+    patience = 6
+    model = fit_quietly(AutoRecRegressor(hidden_layer_sizes=(6,), solver="adam",
+                                         learning_rate_init=0.05, max_iter=300,
+                                         n_iter_no_change=patience, random_state=0), R)
+    path = model.alpha_path_
+    walked, last = path[:-1], path[-1]
+    assert len(walked) >= 2
+    for entry in walked:  # each stopped by the short patience
+        assert entry["n_iter"] - entry["best_iter"] == _autorec.PATH_PATIENCE
+    best = min(walked, key=lambda p: p["best_validation_score"])
+    assert last["alpha"] == best["alpha"] == model.alpha_
+    assert last["warm_start_from"] == best["alpha"]
+    assert last["n_iter"] - last["best_iter"] == patience
+    assert last["best_validation_score"] <= best["best_validation_score"]
+    assert model.best_validation_score_ == last["best_validation_score"]
+    # the returned model is the best of them: its held-out RMSE is that score
+    chosen = last if last["best_iter"] > 0 else best
+    assert model.best_iter_ == chosen["best_iter"]
+    # full-batch solvers keep the full patience along the path
+    lbfgs = fit_quietly(AutoRecRegressor(hidden_layer_sizes=(6,), solver="lbfgs",
+                                         max_iter=300, n_iter_no_change=patience,
+                                         random_state=0), R)
+    assert all(p["n_iter"] - p["best_iter"] == patience for p in lbfgs.alpha_path_)
+    assert len({p["alpha"] for p in lbfgs.alpha_path_}) == len(lbfgs.alpha_path_)
+
+
 def test_fit_biases_warm_start_reaches_the_same_minimum():
     coo = R.tocoo()
     args = (coo.row, coo.col, coo.data, R.shape[0], R.shape[1])
