@@ -89,18 +89,21 @@ def matrix_path(name, cache):
 CHILD = """
 import json, resource, sys, time, warnings
 import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
 from sklearn_autorec import AutoRecRegressor
 R = sp.load_npz(sys.argv[1]).tocsr()
 params = json.loads(sys.argv[2])
 model = AutoRecRegressor(random_state=0, verbose=True, **params)
 start = time.perf_counter()
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
     model.fit(R)
+converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
 seconds = time.perf_counter() - start
 print("RESULT " + json.dumps({
     "seconds": seconds, "solver": model.solver_, "alpha": model.alpha_,
-    "n_iter": model.n_iter_, "best_validation_score": model.best_validation_score_,
+    "n_iter": model.n_iter_, "converged": converged,
+    "best_validation_score": model.best_validation_score_,
     "alpha_path": model.alpha_path_, "threads": __import__("torch").get_num_threads(),
     "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 """
@@ -113,11 +116,18 @@ def run_case(name, cache, threads=None):
     env = dict(os.environ)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(path), json.dumps(params)],
-                          capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{name} failed:\n{proc.stderr[-3000:]}")
-    lines = proc.stdout.splitlines()
+    # The child's epoch lines are echoed to stderr as they come (a fit to
+    # convergence at ML-10M scale runs for many minutes).
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(path), json.dumps(params)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line.rstrip("\n"))
+        print(f"[{name}] {lines[-1]}", file=sys.stderr, flush=True)
+    stderr = proc.stderr.read()
+    if proc.wait() != 0:
+        raise RuntimeError(f"{name} failed:\n{stderr[-3000:]}")
     result = json.loads([ln for ln in lines if ln.startswith("RESULT ")][-1][7:])
     epochs = [float(m.group(1)) for ln in lines
               if (m := re.search(r"^Iteration \d+, .*, ([0-9.]+)s$", ln))]
@@ -133,8 +143,8 @@ def render(results):
 
     lines = [
         "| case | parameters | solver | epochs run | s / epoch (median) | fit | peak RSS | "
-        "model (error) | validation RMSE |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "model (error) | validation RMSE | stopping rule met |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results.values():
         ep = sorted(r["epochs"])
@@ -148,7 +158,9 @@ def render(results):
             f"{r['seconds'] / 60:.1f} min | {r['peak_rss'] / 1e9:.2f} GB | "
             f"{r['predicted_peak'] / 1e9:.2f} GB "
             f"({(r['predicted_peak'] - r['peak_rss']) / r['peak_rss']:+.0%}) | "
-            + (f"{score:.4f}" if score is not None else "") + " |")
+            + (f"{score:.4f}" if score is not None else "") + " | "
+            + {True: "yes", False: "no (max_iter)", None: "not recorded"}[r.get("converged")]
+            + " |")
     lines.append("")
     lines.append(f"Machine: {os.cpu_count()} cores, torch {torch.__version__} "
                  f"({torch.get_num_threads()} threads).")
