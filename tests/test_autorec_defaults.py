@@ -201,6 +201,15 @@ def test_minibatch_alpha_path_moves_on_early_then_continues_the_chosen_alpha():
     # the returned model is the best of them: its held-out RMSE is that score
     chosen = last if last["best_iter"] > 0 else best
     assert model.best_iter_ == chosen["best_iter"]
+    # a refit replays the walked chain to the chosen alpha, then the continuation
+    refitted = fit_quietly(AutoRecRegressor(hidden_layer_sizes=(6,), solver="adam",
+                                            learning_rate_init=0.05, max_iter=300,
+                                            n_iter_no_change=patience, refit=True,
+                                            random_state=0), R)
+    assert refitted.alpha_path_ == path  # the same validated runs
+    by_alpha = {p["alpha"]: p for p in walked}
+    assert refitted.n_iter_ == last["best_iter"] + sum(
+        by_alpha[a]["best_iter"] for a in chain_of(walked, best["alpha"]))
     # full-batch solvers keep the full patience along the path
     lbfgs = fit_quietly(AutoRecRegressor(hidden_layer_sizes=(6,), solver="lbfgs",
                                          max_iter=300, n_iter_no_change=patience,
