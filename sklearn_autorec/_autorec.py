@@ -427,22 +427,21 @@ class AutoRecRegressor(RatingRegressorBase):
         offset = self._row_offset(train, subset=train is not data)
 
         # The validated runs: one for a fixed alpha; a warm-started path for "auto".
+        continued = False
         if auto_alpha:
             # Mini-batch solvers walk the path with a short patience (an epoch is
             # long at scale, and a fit on the way only has to rank its penalty
             # against the last), then train the chosen penalty on from its best
             # weights with the full patience (the last entry of the path).
             path_patience = patience if full_batch else min(patience, PATH_PATIENCE)
-            path = self._alpha_path(
-                lambda alpha, warm: run(train, alpha, self.max_iter, validation, offset,
-                                        warm, path_patience))
-            if path_patience < patience:
-                best_j = int(np.argmin([r["best_score"] for _, r, _ in path]))
-                last = path[-1][1]
-                warm = [last.pop("coefs"), last.pop("intercepts"), path[best_j][1]["best_score"]]
-                last.pop("codes", None)
-                path.append((path[best_j][0], run(train, path[best_j][0], self.max_iter,
-                                                  validation, offset, warm, patience), best_j))
+
+            def fit_with(n_iter_no_change):
+                return lambda alpha, warm: run(train, alpha, self.max_iter, validation,
+                                               offset, warm, n_iter_no_change)
+
+            continued = path_patience < patience
+            path = self._alpha_path(fit_with(path_patience),
+                                    finish=fit_with(patience) if continued else None)
         else:
             result = run(train, fixed_alpha, self.max_iter, validation, offset, None,
                          patience)
@@ -461,7 +460,8 @@ class AutoRecRegressor(RatingRegressorBase):
         self.validation_scores_ = result["validation_scores"]
         self.best_validation_score_ = result["best_score"]
         self.best_iter_ = result["best_iter"] if self.early_stopping else None
-        converged = path[-1][1]["converged"] if auto_alpha else result["converged"]
+        # after a continuation, whether the final model's own run met its rule
+        converged = path[-1][1]["converged"] if continued else result["converged"]
         n_iter = result["n_iter"]
         loss_curve = result["loss_curve"]
         if self.early_stopping and refit:
@@ -496,7 +496,7 @@ class AutoRecRegressor(RatingRegressorBase):
                 "stopping rule was met; raise max_iter (or lower n_iter_no_change) "
                 "for a converged model.", ConvergenceWarning)
 
-    def _alpha_path(self, fit):
+    def _alpha_path(self, fit, finish=None):
         """Validated fits over the penalties of ``ALPHA_GRID``, each warm-started
         from the best weights of the best fit so far.
 
@@ -507,11 +507,13 @@ class AutoRecRegressor(RatingRegressorBase):
         reaches a validation RMSE of 0.836 warm-started from the alpha=1000
         solution and only 0.858 from the random initialisation.  Returns
         ``[(alpha, result, parent index or None), ...]`` in visit order; only
-        the last result keeps its weights, which are the best fit's.
+        the last result keeps its weights, which are the best fit's.  With
+        ``finish`` (called like ``fit``), the best alpha is then visited once
+        more with it, from its own best weights.
         """
         path = []
 
-        def visit(alpha, parent):
+        def visit(alpha, parent, fit=fit):
             # Warm-started from the last fit, whose weights are always the best so
             # far (a fit that beats no earlier one returns its warm start), with
             # that score to beat; no other fit's weights are kept (at ML-10M scale
@@ -537,6 +539,8 @@ class AutoRecRegressor(RatingRegressorBase):
                 k += step
             if best_j != 0:  # a weaker penalty won: no need to look up
                 break
+        if finish is not None:
+            visit(path[best_j][0], best_j, finish)
         return path
 
     def _predict_encoded(self, users, items):

@@ -83,6 +83,20 @@ def test_alpha_path_logic_down_then_up():
     assert [a for a, _, _ in path] == [1000.0, 300.0, 3000.0, 10000.0, 30000.0]
     assert [p for _, _, p in path] == [None, 0, 0, 2, 3]
 
+    # finish: the best alpha once more, from its own best weights and score
+    def fit(alpha, warm):
+        score = abs(np.log(alpha / 100.0))
+        if warm is not None and score >= warm[2]:  # returns its warm start
+            return {"best_score": warm[2], "coefs": warm[0], "intercepts": warm[1]}
+        return {"best_score": score, "coefs": [alpha], "intercepts": [alpha]}
+
+    finished = []
+    path = AutoRecRegressor()._alpha_path(
+        fit, finish=lambda a, warm: finished.append((a, list(warm))) or {"best_score": warm[2]})
+    assert [(a, p) for a, _, p in path] == [(1000.0, None), (300.0, 0), (100.0, 1), (30.0, 2),
+                                            (100.0, 2)]
+    assert finished == [(100.0, [[100.0], [100.0], 0.0])]
+
 
 def test_refit_replays_the_validated_chain_on_all_ratings():
     model = fit_quietly(AutoRecRegressor(hidden_layer_sizes=(8,), max_iter=40,
