@@ -24,6 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ._denormals import flush_denormals
+
 __all__ = ["AutoRecNet", "SparseRows", "train_autorec", "resolve_device"]
 
 HIDDEN_ACTIVATIONS = {
@@ -463,6 +465,10 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
         validation ``score``, they count as the best so far: the run returns
         them (``best_iter=0``) unless an epoch validates better.
 
+    On the CPU, denormal floats are flushed to zero while training (see
+    :mod:`sklearn_autorec._denormals`): they made an epoch at the ML-10M
+    shape up to 1.8x slower.
+
     Returns
     -------
     result : dict
@@ -471,6 +477,22 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
         ``validation_scores``, ``n_iter``, ``best_iter``, ``converged``.
     """
     dev = resolve_device(device) if isinstance(device, str) else device
+    with flush_denormals(dev):
+        return _train_autorec(
+            train_csr, hidden_layer_sizes=hidden_layer_sizes, activation=activation,
+            output_activation=output_activation, alpha=alpha, dropout=dropout,
+            input_dropout=input_dropout, solver=solver, learning_rate_init=learning_rate_init,
+            batch_size=batch_size, max_iter=max_iter, validation=validation,
+            n_iter_no_change=n_iter_no_change, tol=tol, rating_range=rating_range,
+            row_offset=row_offset, warm_start=warm_start, seed=seed, verbose=verbose,
+            dev=dev, dtype=dtype)
+
+
+def _train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activation, alpha,
+                   dropout, input_dropout, solver, learning_rate_init, batch_size, max_iter,
+                   validation, n_iter_no_change, tol, rating_range, row_offset, warm_start,
+                   seed, verbose, dev, dtype):
+    """:func:`train_autorec` on the resolved device, denormals flushed on the CPU."""
     cpu_gen = torch.Generator().manual_seed(int(seed))
     dev_gen = cpu_gen if dev.type == "cpu" else torch.Generator(dev).manual_seed(int(seed))
     if isinstance(train_csr, tuple):

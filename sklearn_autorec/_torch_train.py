@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
+from ._denormals import flush_denormals
 from ._torch_autorec import resolve_device
 
 __all__ = ["TrainResult", "train_minibatch", "make_adam", "resolve_device", "seeded_generators",
@@ -221,7 +222,24 @@ def train_minibatch(module, *, batches, loss, validate=None, max_iter=100,
     Returns
     -------
     TrainResult
+
+    Notes
+    -----
+    On the CPU, denormal floats are flushed to zero while training
+    (:func:`~sklearn_autorec._denormals.flush_denormals`).
     """
+    params = list(module.parameters())
+    device = params[0].device if params else torch.device("cpu")
+    with flush_denormals(device):
+        return _train_minibatch(
+            module, batches=batches, loss=loss, validate=validate, max_iter=max_iter,
+            n_iter_no_change=n_iter_no_change, tol=tol, lr=lr, weight_decay=weight_decay,
+            sparse_params=sparse_params, optimizer=optimizer, momentum=momentum,
+            verbose=verbose, name=name)
+
+
+def _train_minibatch(module, *, batches, loss, validate, max_iter, n_iter_no_change, tol, lr,
+                     weight_decay, sparse_params, optimizer, momentum, verbose, name):
     sparse_params = list(sparse_params)
     if optimizer == "adagrad":
         if weight_decay:
@@ -292,6 +310,6 @@ def train_minibatch(module, *, batches, loss, validate=None, max_iter=100,
                 f"{name} ran max_iter={max_iter} epochs without meeting its stopping rule "
                 f"({n_iter_no_change} epochs without a better validation score; the best "
                 f"was epoch {result.best_epoch}); the best weights are kept. Increase "
-                "max_iter to train to convergence.", ConvergenceWarning, stacklevel=3)
+                "max_iter to train to convergence.", ConvergenceWarning, stacklevel=4)
     module.eval()
     return result
