@@ -6,7 +6,7 @@ Training makes many of them: a saturated sigmoid unit's code and its
 derivative underflow, products of those with gradients scaled by
 ``1 / n_ratings`` are smaller still, and Adam's second moment squares such
 gradients.  At the ML-10M shape (I-AutoRec, k=500, batch 256, 2 threads) they
-made a mini-batch Adam step 1.5-1.8x slower.  Flushing replaces results
+made a mini-batch Adam step 1.8x slower.  Flushing replaces results
 below that bound by zero; a model's accuracy does not move beyond the
 run-to-run noise of its seeds (``docs/performance.md``).
 
