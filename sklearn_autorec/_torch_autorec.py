@@ -478,190 +478,175 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
     """
     dev = resolve_device(device) if isinstance(device, str) else device
     with flush_denormals(dev):
-        return _train_autorec(
-            train_csr, hidden_layer_sizes=hidden_layer_sizes, activation=activation,
-            output_activation=output_activation, alpha=alpha, dropout=dropout,
-            input_dropout=input_dropout, solver=solver, learning_rate_init=learning_rate_init,
-            batch_size=batch_size, max_iter=max_iter, validation=validation,
-            n_iter_no_change=n_iter_no_change, tol=tol, rating_range=rating_range,
-            row_offset=row_offset, warm_start=warm_start, seed=seed, verbose=verbose,
-            dev=dev, dtype=dtype)
-
-
-def _train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activation, alpha,
-                   dropout, input_dropout, solver, learning_rate_init, batch_size, max_iter,
-                   validation, n_iter_no_change, tol, rating_range, row_offset, warm_start,
-                   seed, verbose, dev, dtype):
-    """:func:`train_autorec` on the resolved device, denormals flushed on the CPU."""
-    cpu_gen = torch.Generator().manual_seed(int(seed))
-    dev_gen = cpu_gen if dev.type == "cpu" else torch.Generator(dev).manual_seed(int(seed))
-    if isinstance(train_csr, tuple):
-        data = SparseRows.from_ratings(*train_csr, dev, dtype, row_offset=row_offset)
-    else:
-        data = SparseRows(train_csr, dev, dtype, row_offset=row_offset)
-    del train_csr
-    n_ratings = data.nnz
-    output_range = rating_range if row_offset is None else data.target_range
-    net = AutoRecNet(data.n_coords, hidden_layer_sizes, activation, output_activation,
-                     output_range, cpu_gen, dtype,
-                     init_output=None if solver == "lbfgs" else data.target_mean).to(dev)
-    warm_score = None
-    if warm_start is not None:
-        _load_weights(net, *warm_start[:2])
-        warm_score = warm_start[2] if len(warm_start) > 2 else None
-        warm_start.clear()
-    stochastic = dropout > 0 or input_dropout > 0
-    full_batch = solver in ("lbfgs", "rprop")
-    all_rows = torch.arange(data.n_rows, device=dev)
-    # Full-batch solvers: all rows in one batch, indexed once and reused by
-    # every closure call and for the codes.  Mini-batch solvers build each
-    # batch when it is used (the codes too), so that an epoch's index
-    # structures are never all in memory at once.
-    fixed = list(data.batches(all_rows, data.n_rows)) if full_batch else None
-
-    def codes_of_all_rows():
-        return _all_codes(net, fixed if full_batch else data.batches(all_rows, batch_size))
-
-    if validation is not None:
-        v_rows, v_coords, v_ratings = validation
-        v_offsets = (np.zeros(len(v_rows)) if row_offset is None
-                     else np.asarray(row_offset)[v_rows])
-        pairs = _Batch(None, torch.as_tensor(v_rows, device=dev),
-                       torch.as_tensor(v_coords, device=dev), None, data.n_coords)
-        validation = (pairs, torch.as_tensor(v_offsets, dtype=dtype, device=dev),
-                      torch.as_tensor(v_ratings, dtype=dtype, device=dev))
-
-    weights, biases = net.penalized(), net.unpenalized()
-    n_batches = 1 if full_batch else int(np.ceil(data.n_rows / batch_size))
-    decay = alpha / (n_ratings * n_batches)
-    if solver == "lbfgs":
-        # One L-BFGS iteration per step; max_eval must be set explicitly, since
-        # torch derives it as max_iter * 5 // 4 = 1, which leaves the line search
-        # no evaluation of its own and stalls it.
-        opt = torch.optim.LBFGS(net.parameters(), lr=1.0, max_iter=1, max_eval=26,
-                                history_size=10,
-                                line_search_fn="strong_wolfe", tolerance_grad=0.0,
-                                tolerance_change=0.0)
-    elif solver == "rprop":
-        opt = torch.optim.Rprop(net.parameters(), lr=learning_rate_init)
-    else:
-        groups = [{"params": weights, "weight_decay": decay},
-                  {"params": biases, "weight_decay": 0.0}]
-        if solver == "adam":
-            kwargs = {"fused": True} if dev.type in ("cpu", "cuda") else {}
-            opt = torch.optim.Adam(groups, lr=learning_rate_init, **kwargs)
+        cpu_gen = torch.Generator().manual_seed(int(seed))
+        dev_gen = cpu_gen if dev.type == "cpu" else torch.Generator(dev).manual_seed(int(seed))
+        if isinstance(train_csr, tuple):
+            data = SparseRows.from_ratings(*train_csr, dev, dtype, row_offset=row_offset)
         else:
-            opt = torch.optim.SGD(groups, lr=learning_rate_init, momentum=0.9, nesterov=True)
+            data = SparseRows(train_csr, dev, dtype, row_offset=row_offset)
+        del train_csr
+        n_ratings = data.nnz
+        output_range = rating_range if row_offset is None else data.target_range
+        net = AutoRecNet(data.n_coords, hidden_layer_sizes, activation, output_activation,
+                         output_range, cpu_gen, dtype,
+                         init_output=None if solver == "lbfgs" else data.target_mean).to(dev)
+        warm_score = None
+        if warm_start is not None:
+            _load_weights(net, *warm_start[:2])
+            warm_score = warm_start[2] if len(warm_start) > 2 else None
+            warm_start.clear()
+        stochastic = dropout > 0 or input_dropout > 0
+        full_batch = solver in ("lbfgs", "rprop")
+        all_rows = torch.arange(data.n_rows, device=dev)
+        # Full-batch solvers: all rows in one batch, indexed once and reused by
+        # every closure call and for the codes.  Mini-batch solvers build each
+        # batch when it is used (the codes too), so that an epoch's index
+        # structures are never all in memory at once.
+        fixed = list(data.batches(all_rows, data.n_rows)) if full_batch else None
 
-    params = list(net.parameters())
-    last_eval = {}
+        def codes_of_all_rows():
+            return _all_codes(net, fixed if full_batch else data.batches(all_rows, batch_size))
 
-    def full_closure():
-        # torch's L-BFGS re-evaluates, at the start of each step, the point where
-        # the previous line search ended; reuse that evaluation (deterministic
-        # objective only) instead of paying a second pass over the data.
-        with torch.no_grad():
-            flat = torch.cat([p.reshape(-1) for p in params])
-            if not stochastic and "x" in last_eval and torch.equal(flat, last_eval["x"]):
-                for p, g in zip(params, last_eval["grads"]):
-                    p.grad.copy_(g)
-                return last_eval["loss"]
-        opt.zero_grad(set_to_none=False)
-        sse = _objective(net, fixed, n_ratings, alpha, dropout, input_dropout,
-                         dev_gen if stochastic else None)
-        with torch.no_grad():
-            for w in weights:
-                w.grad.add_(w, alpha=alpha / n_ratings)
-        total = torch.tensor((sse + 0.5 * alpha * _penalty(net)) / n_ratings, dtype=dtype)
-        if solver == "lbfgs" and not stochastic:
-            last_eval.update(x=flat, grads=[p.grad.clone() for p in params], loss=total)
-        return total
-
-    loss_curve, val_scores = [], []
-    best, best_iter, best_state, no_improve = np.inf, 0, None, 0
-    if warm_score is not None and validation is not None:
-        # The warm start is the best so far: keep it unless an epoch beats it
-        # (best_iter stays 0 then), so the caller needs no copy of its own.
-        best = float(warm_score)
-        with torch.no_grad():
-            best_state = [p.detach().clone() for p in params]
-    converged = False
-    it = 0
-    for it in range(1, max_iter + 1):
-        start = time.perf_counter()
-        net.train()
-        if full_batch:
-            loss = float(opt.step(full_closure))
-        else:
-            order = torch.randperm(data.n_rows, generator=cpu_gen).to(dev)
-            sse = 0.0
-            for batch in data.batches(order, batch_size):
-                # The large weight gradients are overwritten in place by the
-                # backward (no zero fill, no fresh allocation); the rest dropped.
-                net.clear_grads()
-                sse += _objective(net, [batch], n_ratings, alpha, dropout, input_dropout,
-                                  dev_gen if stochastic else None)
-                opt.step()
-            loss = (sse + 0.5 * alpha * _penalty(net)) / n_ratings
-        if not np.isfinite(loss):
-            raise FloatingPointError(
-                f"The training loss became {loss} at iteration {it}; lower "
-                "learning_rate_init, raise alpha or use solver='lbfgs'.")
-        loss_curve.append(loss)
         if validation is not None:
-            net.eval()
-            score = _validation_rmse(net, codes_of_all_rows(), validation, rating_range)
-            val_scores.append(score)
-        else:
-            score = loss
-        if verbose:
-            msg = f"Iteration {it}, loss = {loss:.6f}"
-            if validation is not None:
-                msg += f", validation RMSE = {score:.5f}"
-            print(f"{msg}, {time.perf_counter() - start:.2f}s", flush=True)
-        if score < best - tol:
-            no_improve = 0
-        else:
-            no_improve += 1
-        if score < best:
-            best, best_iter = score, it
-            if validation is not None:
-                # One copy of the weights (the optimizer state is not kept).
-                with torch.no_grad():
-                    if best_state is None:
-                        best_state = [p.detach().clone() for p in params]
-                    else:
-                        for saved, p in zip(best_state, params):
-                            saved.copy_(p)
-        if no_improve >= n_iter_no_change:
-            converged = True
-            break
-    del opt, last_eval
-    if best_state is not None:
-        with torch.no_grad():
-            for saved, p in zip(best_state, params):
-                p.copy_(saved)
-        del best_state
-    net.eval()
-    codes = codes_of_all_rows()
+            v_rows, v_coords, v_ratings = validation
+            v_offsets = (np.zeros(len(v_rows)) if row_offset is None
+                         else np.asarray(row_offset)[v_rows])
+            pairs = _Batch(None, torch.as_tensor(v_rows, device=dev),
+                           torch.as_tensor(v_coords, device=dev), None, data.n_coords)
+            validation = (pairs, torch.as_tensor(v_offsets, dtype=dtype, device=dev),
+                          torch.as_tensor(v_ratings, dtype=dtype, device=dev))
 
-    def to_numpy(t):
-        return t.detach().to("cpu").numpy().copy()
+        weights, biases = net.penalized(), net.unpenalized()
+        n_batches = 1 if full_batch else int(np.ceil(data.n_rows / batch_size))
+        decay = alpha / (n_ratings * n_batches)
+        if solver == "lbfgs":
+            # One L-BFGS iteration per step; max_eval must be set explicitly, since
+            # torch derives it as max_iter * 5 // 4 = 1, which leaves the line search
+            # no evaluation of its own and stalls it.
+            opt = torch.optim.LBFGS(net.parameters(), lr=1.0, max_iter=1, max_eval=26,
+                                    history_size=10,
+                                    line_search_fn="strong_wolfe", tolerance_grad=0.0,
+                                    tolerance_change=0.0)
+        elif solver == "rprop":
+            opt = torch.optim.Rprop(net.parameters(), lr=learning_rate_init)
+        else:
+            groups = [{"params": weights, "weight_decay": decay},
+                      {"params": biases, "weight_decay": 0.0}]
+            if solver == "adam":
+                kwargs = {"fused": True} if dev.type in ("cpu", "cuda") else {}
+                opt = torch.optim.Adam(groups, lr=learning_rate_init, **kwargs)
+            else:
+                opt = torch.optim.SGD(groups, lr=learning_rate_init, momentum=0.9, nesterov=True)
 
-    coefs = [to_numpy(net.encoder_weight)] + [to_numpy(w) for w in net.hidden_weights]
-    # Decoder stored as (k, n_coords) like MLPRegressor's coefs_, Fortran-ordered so
-    # that coefs[-1].T (one row per coordinate) is contiguous for fast gathers.
-    coefs.append(np.asfortranarray(to_numpy(net.decoder_weight).T))
-    intercepts = [to_numpy(net.encoder_bias)] + [to_numpy(b) for b in net.hidden_biases]
-    intercepts.append(to_numpy(net.decoder_bias))
-    result = {
-        "coefs": coefs, "intercepts": intercepts, "codes": to_numpy(codes),
-        "loss_curve": loss_curve, "validation_scores": val_scores or None,
-        "n_iter": it, "best_iter": best_iter, "converged": converged,
-        "best_score": best if validation is not None else None,
-        "output_range": tuple(output_range),
-    }
-    del net, data, fixed, params, weights, biases
-    if dev.type == "cuda":
-        torch.cuda.empty_cache()
-    return result
+        params = list(net.parameters())
+        last_eval = {}
+
+        def full_closure():
+            # torch's L-BFGS re-evaluates, at the start of each step, the point where
+            # the previous line search ended; reuse that evaluation (deterministic
+            # objective only) instead of paying a second pass over the data.
+            with torch.no_grad():
+                flat = torch.cat([p.reshape(-1) for p in params])
+                if not stochastic and "x" in last_eval and torch.equal(flat, last_eval["x"]):
+                    for p, g in zip(params, last_eval["grads"]):
+                        p.grad.copy_(g)
+                    return last_eval["loss"]
+            opt.zero_grad(set_to_none=False)
+            sse = _objective(net, fixed, n_ratings, alpha, dropout, input_dropout,
+                             dev_gen if stochastic else None)
+            with torch.no_grad():
+                for w in weights:
+                    w.grad.add_(w, alpha=alpha / n_ratings)
+            total = torch.tensor((sse + 0.5 * alpha * _penalty(net)) / n_ratings, dtype=dtype)
+            if solver == "lbfgs" and not stochastic:
+                last_eval.update(x=flat, grads=[p.grad.clone() for p in params], loss=total)
+            return total
+
+        loss_curve, val_scores = [], []
+        best, best_iter, best_state, no_improve = np.inf, 0, None, 0
+        if warm_score is not None and validation is not None:
+            # The warm start is the best so far: keep it unless an epoch beats it
+            # (best_iter stays 0 then), so the caller needs no copy of its own.
+            best = float(warm_score)
+            with torch.no_grad():
+                best_state = [p.detach().clone() for p in params]
+        converged = False
+        it = 0
+        for it in range(1, max_iter + 1):
+            start = time.perf_counter()
+            net.train()
+            if full_batch:
+                loss = float(opt.step(full_closure))
+            else:
+                order = torch.randperm(data.n_rows, generator=cpu_gen).to(dev)
+                sse = 0.0
+                for batch in data.batches(order, batch_size):
+                    # The large weight gradients are overwritten in place by the
+                    # backward (no zero fill, no fresh allocation); the rest dropped.
+                    net.clear_grads()
+                    sse += _objective(net, [batch], n_ratings, alpha, dropout, input_dropout,
+                                      dev_gen if stochastic else None)
+                    opt.step()
+                loss = (sse + 0.5 * alpha * _penalty(net)) / n_ratings
+            if not np.isfinite(loss):
+                raise FloatingPointError(
+                    f"The training loss became {loss} at iteration {it}; lower "
+                    "learning_rate_init, raise alpha or use solver='lbfgs'.")
+            loss_curve.append(loss)
+            if validation is not None:
+                net.eval()
+                score = _validation_rmse(net, codes_of_all_rows(), validation, rating_range)
+                val_scores.append(score)
+            else:
+                score = loss
+            if verbose:
+                msg = f"Iteration {it}, loss = {loss:.6f}"
+                if validation is not None:
+                    msg += f", validation RMSE = {score:.5f}"
+                print(f"{msg}, {time.perf_counter() - start:.2f}s", flush=True)
+            if score < best - tol:
+                no_improve = 0
+            else:
+                no_improve += 1
+            if score < best:
+                best, best_iter = score, it
+                if validation is not None:
+                    # One copy of the weights (the optimizer state is not kept).
+                    with torch.no_grad():
+                        if best_state is None:
+                            best_state = [p.detach().clone() for p in params]
+                        else:
+                            for saved, p in zip(best_state, params):
+                                saved.copy_(p)
+            if no_improve >= n_iter_no_change:
+                converged = True
+                break
+        del opt, last_eval
+        if best_state is not None:
+            with torch.no_grad():
+                for saved, p in zip(best_state, params):
+                    p.copy_(saved)
+            del best_state
+        net.eval()
+        codes = codes_of_all_rows()
+
+        def to_numpy(t):
+            return t.detach().to("cpu").numpy().copy()
+
+        coefs = [to_numpy(net.encoder_weight)] + [to_numpy(w) for w in net.hidden_weights]
+        # Decoder stored as (k, n_coords) like MLPRegressor's coefs_, Fortran-ordered so
+        # that coefs[-1].T (one row per coordinate) is contiguous for fast gathers.
+        coefs.append(np.asfortranarray(to_numpy(net.decoder_weight).T))
+        intercepts = [to_numpy(net.encoder_bias)] + [to_numpy(b) for b in net.hidden_biases]
+        intercepts.append(to_numpy(net.decoder_bias))
+        result = {
+            "coefs": coefs, "intercepts": intercepts, "codes": to_numpy(codes),
+            "loss_curve": loss_curve, "validation_scores": val_scores or None,
+            "n_iter": it, "best_iter": best_iter, "converged": converged,
+            "best_score": best if validation is not None else None,
+            "output_range": tuple(output_range),
+        }
+        del net, data, fixed, params, weights, biases
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+        return result

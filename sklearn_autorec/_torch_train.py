@@ -231,85 +231,76 @@ def train_minibatch(module, *, batches, loss, validate=None, max_iter=100,
     params = list(module.parameters())
     device = params[0].device if params else torch.device("cpu")
     with flush_denormals(device):
-        return _train_minibatch(
-            module, batches=batches, loss=loss, validate=validate, max_iter=max_iter,
-            n_iter_no_change=n_iter_no_change, tol=tol, lr=lr, weight_decay=weight_decay,
-            sparse_params=sparse_params, optimizer=optimizer, momentum=momentum,
-            verbose=verbose, name=name)
-
-
-def _train_minibatch(module, *, batches, loss, validate, max_iter, n_iter_no_change, tol, lr,
-                     weight_decay, sparse_params, optimizer, momentum, verbose, name):
-    sparse_params = list(sparse_params)
-    if optimizer == "adagrad":
-        if weight_decay:
-            raise ValueError("weight_decay is not available with optimizer='adagrad'.")
-        optimizer = _RowAdagrad(module.parameters(), lr, momentum)
-    elif sparse_params:
-        if weight_decay:
-            raise ValueError("weight_decay is not available with sparse_params (lazy Adam "
-                             "has no weight decay).")
-        optimizer = _DenseAndLazyAdam(list(module.parameters()), sparse_params, lr)
-    else:
-        optimizer = make_adam(module.parameters(), lr=lr, weight_decay=weight_decay)
-    result = TrainResult()
-    best = None
-    if validate is not None:
-        module.eval()
-        with torch.no_grad():
-            result.best_score = float(validate())
-        best = [p.detach().clone() for p in module.parameters()]
-    since_best = 0
-    for epoch in range(1, max_iter + 1):
-        start = time.perf_counter()
-        module.train()
-        total, n_batches = 0.0, 0
-        for batch in batches(epoch):
-            optimizer.zero_grad(set_to_none=True)
-            value = loss(batch, result.n_updates)
-            value.backward()
-            optimizer.step()
-            result.n_updates += 1
-            total += float(value.detach())
-            n_batches += 1
-        score = None
+        sparse_params = list(sparse_params)
+        if optimizer == "adagrad":
+            if weight_decay:
+                raise ValueError("weight_decay is not available with optimizer='adagrad'.")
+            optimizer = _RowAdagrad(module.parameters(), lr, momentum)
+        elif sparse_params:
+            if weight_decay:
+                raise ValueError("weight_decay is not available with sparse_params (lazy Adam "
+                                 "has no weight decay).")
+            optimizer = _DenseAndLazyAdam(list(module.parameters()), sparse_params, lr)
+        else:
+            optimizer = make_adam(module.parameters(), lr=lr, weight_decay=weight_decay)
+        result = TrainResult()
+        best = None
         if validate is not None:
             module.eval()
             with torch.no_grad():
-                score = float(validate())
-        record = {"epoch": epoch, "loss": total / max(n_batches, 1), "validation": score,
-                  "seconds": time.perf_counter() - start}
-        result.history.append(record)
-        result.n_iter = epoch
-        if verbose:
-            extra = "" if score is None else f", validation {score:.5f}"
-            print(f"{name} epoch {epoch}: loss {record['loss']:.5f}{extra} "
-                  f"({record['seconds']:.1f} s)", flush=True)
-        if not np.isfinite(record["loss"]):
-            raise FloatingPointError(
-                f"{name}: the training loss became {record['loss']} at epoch {epoch}; "
-                "lower the learning rate.")
-        if validate is None:
-            result.best_epoch = epoch
-            continue
-        if score > result.best_score + tol:
-            result.best_score, result.best_epoch, since_best = score, epoch, 0
+                result.best_score = float(validate())
+            best = [p.detach().clone() for p in module.parameters()]
+        since_best = 0
+        for epoch in range(1, max_iter + 1):
+            start = time.perf_counter()
+            module.train()
+            total, n_batches = 0.0, 0
+            for batch in batches(epoch):
+                optimizer.zero_grad(set_to_none=True)
+                value = loss(batch, result.n_updates)
+                value.backward()
+                optimizer.step()
+                result.n_updates += 1
+                total += float(value.detach())
+                n_batches += 1
+            score = None
+            if validate is not None:
+                module.eval()
+                with torch.no_grad():
+                    score = float(validate())
+            record = {"epoch": epoch, "loss": total / max(n_batches, 1), "validation": score,
+                      "seconds": time.perf_counter() - start}
+            result.history.append(record)
+            result.n_iter = epoch
+            if verbose:
+                extra = "" if score is None else f", validation {score:.5f}"
+                print(f"{name} epoch {epoch}: loss {record['loss']:.5f}{extra} "
+                      f"({record['seconds']:.1f} s)", flush=True)
+            if not np.isfinite(record["loss"]):
+                raise FloatingPointError(
+                    f"{name}: the training loss became {record['loss']} at epoch {epoch}; "
+                    "lower the learning rate.")
+            if validate is None:
+                result.best_epoch = epoch
+                continue
+            if score > result.best_score + tol:
+                result.best_score, result.best_epoch, since_best = score, epoch, 0
+                with torch.no_grad():
+                    for saved, p in zip(best, module.parameters()):
+                        saved.copy_(p)
+            else:
+                since_best += 1
+                if since_best >= n_iter_no_change:
+                    break
+        if best is not None:
             with torch.no_grad():
                 for saved, p in zip(best, module.parameters()):
-                    saved.copy_(p)
-        else:
-            since_best += 1
-            if since_best >= n_iter_no_change:
-                break
-    if best is not None:
-        with torch.no_grad():
-            for saved, p in zip(best, module.parameters()):
-                p.copy_(saved)
-        if result.n_iter == max_iter and since_best < n_iter_no_change:
-            warnings.warn(
-                f"{name} ran max_iter={max_iter} epochs without meeting its stopping rule "
-                f"({n_iter_no_change} epochs without a better validation score; the best "
-                f"was epoch {result.best_epoch}); the best weights are kept. Increase "
-                "max_iter to train to convergence.", ConvergenceWarning, stacklevel=4)
-    module.eval()
-    return result
+                    p.copy_(saved)
+            if result.n_iter == max_iter and since_best < n_iter_no_change:
+                warnings.warn(
+                    f"{name} ran max_iter={max_iter} epochs without meeting its stopping rule "
+                    f"({n_iter_no_change} epochs without a better validation score; the best "
+                    f"was epoch {result.best_epoch}); the best weights are kept. Increase "
+                    "max_iter to train to convergence.", ConvergenceWarning, stacklevel=3)
+        module.eval()
+        return result
