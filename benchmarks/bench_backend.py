@@ -117,7 +117,9 @@ class Sparse:
 
     def __init__(self, items_csr, k, batch_size, device, seed=0):
         self.device, self.batch_size = device, batch_size
-        self.data = backend.SparseRows(items_csr, device, torch.float32)
+        # The cache layout train_autorec chooses for this shape and device.
+        chunk = backend.chunk_coords_for(items_csr.shape[1], k, torch.float32, device)
+        self.data = backend.SparseRows(items_csr, device, torch.float32, chunk_coords=chunk)
         self.n = self.data.nnz
         r = items_csr.data
         self.net = make_net(self.data.n_coords, k, (float(r.min()), float(r.max())),

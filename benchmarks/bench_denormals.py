@@ -50,7 +50,9 @@ def main(argv=None):
     (torch.rand(1 << 22) * 2).sum()
     R = sp.load_npz(matrix_path(args.shape, args.cache)).tocsr()
     items = R.T.tocsr().astype(np.float32)
-    data = backend.SparseRows(items, torch.device("cpu"), torch.float32)
+    cpu = torch.device("cpu")
+    chunk = backend.chunk_coords_for(items.shape[1], 500, torch.float32, cpu)  # as a fit
+    data = backend.SparseRows(items, cpu, torch.float32, chunk_coords=chunk)
     n = data.nnz
     gen = torch.Generator().manual_seed(0)
     net = backend.AutoRecNet(data.n_coords, [500], "sigmoid", "identity",

@@ -247,31 +247,36 @@ def test_fit_biases_warm_start_reaches_the_same_minimum():
     np.testing.assert_allclose(bi1, bi0, atol=1e-9)
 
 
-def test_sparse_rows_from_triplets_equals_the_csr_path():
+@pytest.mark.parametrize("chunk_coords", [None, 7])
+def test_sparse_rows_from_triplets_equals_the_csr_path(chunk_coords):
     from sklearn_autorec._torch_autorec import SparseRows
 
     coo = R.T.tocoo()  # items x users
     perm = np.random.default_rng(0).permutation(coo.nnz)
     offset = np.linspace(-1, 1, R.shape[1])
-    a = SparseRows(coo.tocsr(), torch.device("cpu"), torch.float64, row_offset=offset)
+    cpu = torch.device("cpu")
+    a = SparseRows(coo.tocsr(), cpu, torch.float64, row_offset=offset,
+                   chunk_coords=chunk_coords)
     order = np.lexsort((coo.col, coo.row))[perm.argsort()]  # any order, rows' order kept
     order = order[np.argsort(coo.row[order], kind="stable")][perm]
     b = SparseRows.from_ratings(coo.row[order], coo.col[order], coo.data[order],
-                                coo.shape, torch.device("cpu"), torch.float64,
-                                row_offset=offset)
-    c = SparseRows.from_ratings(coo.row, coo.col, coo.data, coo.shape,
-                                torch.device("cpu"), torch.float64, row_offset=offset)
+                                coo.shape, cpu, torch.float64, row_offset=offset,
+                                chunk_coords=chunk_coords)
+    c = SparseRows.from_ratings(coo.row, coo.col, coo.data, coo.shape, cpu, torch.float64,
+                                row_offset=offset, chunk_coords=chunk_coords)
     for other in (b, c):
         assert torch.equal(a.indptr, other.indptr)
+        assert torch.equal(a.chunk_ptr, other.chunk_ptr)
         rows = torch.arange(a.n_rows)
         ba, bb = a.batch(rows), other.batch(rows)
         # same entries per row (their order within a row may follow the input)
         for r in range(a.n_rows):
-            sa = slice(int(ba.crow[r]), int(ba.crow[r + 1]))
-            sb = slice(int(bb.crow[r]), int(bb.crow[r + 1]))
+            sa, sb = ba.pos == r, bb.pos == r
             ka, kb = ba.coords[sa].argsort(), bb.coords[sb].argsort()
             assert torch.equal(ba.coords[sa][ka], bb.coords[sb][kb])
             assert torch.equal(ba.targets[sa][ka], bb.targets[sb][kb])
+            expected = np.sort(coo.col[coo.row == r])
+            np.testing.assert_array_equal(np.sort(ba.coords[sa].numpy()), expected)
 
 
 def test_sampled_dots_equal_the_plain_gather():

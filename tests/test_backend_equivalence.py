@@ -10,6 +10,7 @@ import scipy.sparse as sp
 
 torch = pytest.importorskip("torch")
 
+from sklearn_autorec import _torch_autorec  # noqa: E402
 from sklearn_autorec._torch_autorec import AutoRecNet, SparseRows, _objective  # noqa: E402
 
 ACTS = {
@@ -54,7 +55,11 @@ def random_ratings(n_rows, n_coords, density, seed, with_zeros=True):
 @pytest.mark.parametrize("activation", ["sigmoid", "identity", "relu", "tanh", "elu", "selu"])
 @pytest.mark.parametrize("output_activation", ["identity", "sigmoid", "tanh", "elu"])
 @pytest.mark.parametrize("sizes", [(7,), (6, 4, 5)])
-def test_sparse_loss_and_gradients_match_dense_reference(activation, output_activation, sizes):
+@pytest.mark.parametrize("chunk_coords, block_rows", [(None, 256), (4, 256), (5, 3)])
+def test_sparse_loss_and_gradients_match_dense_reference(
+        activation, output_activation, sizes, chunk_coords, block_rows, monkeypatch):
+    """Every batch layout: one chunk, chunks of coordinates, blocks of rows."""
+    monkeypatch.setattr(_torch_autorec, "BLOCK_ROWS", block_rows)
     R = random_ratings(23, 31, 0.25, seed=len(sizes) + len(activation))
     alpha, n = 0.7, R.nnz
     gen = torch.Generator().manual_seed(0)
@@ -63,7 +68,7 @@ def test_sparse_loss_and_gradients_match_dense_reference(activation, output_acti
     with torch.no_grad():  # non-trivial biases so every gradient is exercised
         for b in net.unpenalized():
             b.add_(torch.rand(b.shape, generator=gen, dtype=torch.float64) - 0.5)
-    data = SparseRows(R, torch.device("cpu"), torch.float64)
+    data = SparseRows(R, torch.device("cpu"), torch.float64, chunk_coords=chunk_coords)
     # Rows in two batches, one of them containing an empty row or not: any cut works.
     order = torch.arange(R.shape[0])
     sse = _objective(net, data.batches(order, 10), n, alpha, 0.0, 0.0, None)
@@ -165,3 +170,47 @@ def _stored(csr):
     mask = csr.copy()
     mask.data = np.ones_like(mask.data)
     return mask.toarray().astype(bool)
+
+
+@pytest.mark.parametrize("chunk_coords, block_rows", [(None, 256), (1, 256), (3, 2), (7, 5),
+                                                      (40, 4)])
+def test_gather_rows_is_the_per_row_weighted_sum(chunk_coords, block_rows, monkeypatch):
+    """Each layout's gather equals the plain sum over each row's entries, in the
+    batch's row order (shuffled rows, an empty row, a last block padded)."""
+    monkeypatch.setattr(_torch_autorec, "BLOCK_ROWS", block_rows)
+    R = random_ratings(17, 41, 0.2, seed=3).tolil()
+    R.rows[5], R.data[5] = [], []
+    R = R.tocsr()
+    data = SparseRows(R, torch.device("cpu"), torch.float64, chunk_coords=chunk_coords)
+    weight = torch.rand(41, 6, generator=torch.Generator().manual_seed(1),
+                        dtype=torch.float64)
+    rows = torch.as_tensor(np.random.default_rng(0).permutation(17)[:13])
+    batch = data.batch(rows)
+    assert len(batch) == 13 and batch.n_chunks == (1 if chunk_coords is None
+                                                   else -(-41 // chunk_coords))
+    per_entry = torch.rand(len(batch.coords), generator=torch.Generator().manual_seed(2),
+                           dtype=torch.float64)
+    got = batch.gather_rows(weight, per_entry)
+    assert got.shape == (13, 6)
+    for b, r in enumerate(rows.tolist()):
+        mine = batch.pos == b
+        np.testing.assert_array_equal(np.sort(batch.coords[mine].numpy()),
+                                      R[r].indices[np.argsort(R[r].indices)])
+        np.testing.assert_array_equal(batch.values[mine].numpy(),
+                                      R[r].toarray()[0, batch.coords[mine].numpy()])
+        expected = (per_entry[mine, None] * weight[batch.coords[mine]]).sum(0)
+        torch.testing.assert_close(got[b], expected, rtol=1e-12, atol=1e-12)
+
+
+def test_chunk_coords_for_follows_the_cache_budget():
+    """Chunks of about CHUNK_BYTES of weight rows on the CPU, one chunk elsewhere,
+    at most as many chunks as a block's partial sums allow."""
+    f = _torch_autorec.chunk_coords_for
+    assert f(69878, 500, torch.float32, "cpu") == (4 << 20) // 2000
+    assert f(20000, 500, torch.float64, "cpu") == (4 << 20) // 4000
+    assert f(1000, 500, torch.float32, "cpu") is None  # fits in one chunk
+    assert f(69878, 500, torch.float32, "cuda") is None
+    n = 480189  # Netflix users: capped at BLOCK_BYTES / (BLOCK_ROWS * row bytes) chunks
+    chunk = f(n, 500, torch.float32, "cpu")
+    max_chunks = (32 << 20) // (256 * 2000)
+    assert -(-n // chunk) <= max_chunks < -(-n // (chunk - 1))
