@@ -1,0 +1,120 @@
+#!/usr/bin/env python
+"""What the chunked batch layout saves in an AutoRec Adam step.
+
+One I-AutoRec (k=500, sigmoid / identity, Adam, the package's sparse path:
+``SparseRows``, ``AutoRecNet``, ``_objective`` as ``train_autorec`` runs
+them, denormals flushed) is trained on a synthetic matrix of the chosen
+shape; blocks of ``--steps`` mini-batch steps alternate between batch
+layouts on the same model as it trains: one chunk (each row's entries
+gathered in row order, the layout before chunking) and coordinate chunks of
+each ``--chunk-kib`` size of weight rows (``chunk_coords_for`` gives the
+package's choice, 4096 KiB).  Reports the median milliseconds per step of
+each phase for each layout.
+
+Usage::
+
+    python benchmarks/bench_layout.py --shape ml10m --threads 1
+    python benchmarks/bench_layout.py --shape ml10m --threads 2 --chunk-kib 1024,2048,4096,8192
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_scale import SHAPES, matrix_path  # noqa: E402
+from sklearn_autorec import _torch_autorec as backend  # noqa: E402
+from sklearn_autorec._denormals import flush_denormals  # noqa: E402
+
+PHASES = ("build", "encoder", "decoder", "backward", "adam", "step")
+K = 500
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--shape", default="ml10m", choices=sorted(SHAPES))
+    p.add_argument("--cache", default="/tmp/sklearn_autorec_bench")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--steps", type=int, default=5, help="steps per block")
+    p.add_argument("--blocks", type=int, default=4, help="blocks per layout")
+    p.add_argument("--chunk-kib", default="4096",
+                   help="comma-separated chunk sizes in KiB of weight rows")
+    p.add_argument("--alpha", type=float, default=300.0)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    (torch.rand(1 << 22) * 2).sum()  # start torch's OpenMP workers, as a fit has
+    cpu = torch.device("cpu")
+    R = sp.load_npz(matrix_path(args.shape, args.cache)).tocsr()
+    items = R.T.tocsr().astype(np.float32)
+    n_coords = items.shape[1]
+    layouts = {"one chunk": backend.SparseRows(items, cpu, torch.float32)}
+    package = backend.chunk_coords_for(n_coords, K, torch.float32, cpu)
+    for kib in (int(x) for x in args.chunk_kib.split(",")):
+        chunk = max(1, (kib << 10) // (K * 4))
+        label = f"chunks of {chunk} coords ({kib} KiB)" + (
+            ", the package's" if chunk == package else "")
+        layouts[label] = backend.SparseRows(items, cpu, torch.float32, chunk_coords=chunk)
+    n = items.nnz
+    gen = torch.Generator().manual_seed(0)
+    net = backend.AutoRecNet(n_coords, [K], "sigmoid", "identity",
+                             (float(items.data.min()), float(items.data.max())), gen,
+                             torch.float32, init_output=float(items.data.mean()))
+    n_batches = int(np.ceil(items.shape[0] / args.batch_size))
+    opt = torch.optim.Adam(
+        [{"params": net.penalized(), "weight_decay": args.alpha / (n * n_batches)},
+         {"params": net.unpenalized(), "weight_decay": 0.0}], lr=1e-3, fused=True)
+    times = {name: {ph: [] for ph in PHASES} for name in layouts}
+
+    def block(name):
+        for _ in range(args.steps):
+            rows = torch.randperm(items.shape[0], generator=gen)[:args.batch_size]
+            t = [time.perf_counter()]
+            batch = layouts[name].batch(rows)
+            batch.by_coord()
+            t.append(time.perf_counter())
+            net.clear_grads()
+            codes = net.encode(batch)
+            t.append(time.perf_counter())
+            loss = (net.decode_observed(codes, batch) - batch.targets).pow(2).sum()
+            t.append(time.perf_counter())
+            (loss / n).backward()
+            t.append(time.perf_counter())
+            opt.step()
+            t.append(time.perf_counter())
+            for i, ph in enumerate(PHASES[:-1]):
+                times[name][ph].append(1e3 * (t[i + 1] - t[i]))
+            times[name]["step"].append(1e3 * (t[-1] - t[0]))
+
+    with flush_denormals(cpu):
+        for name in layouts:  # warm-up: first touches of the buffers
+            block(name)
+        for name in times:
+            for ph in PHASES:
+                times[name][ph].clear()
+        for _ in range(args.blocks):
+            for name in layouts:
+                block(name)
+    shape = SHAPES[args.shape]
+    print(f"I-AutoRec k={K}, Adam, batch {args.batch_size}, {args.shape} shape "
+          f"({shape[0]:,} x {shape[1]:,}, {shape[2]:,} ratings), {args.threads} threads, "
+          f"denormals flushed, {args.blocks} blocks of {args.steps} steps per layout, "
+          f"interleaved; load average {os.getloadavg()[0]:.2f}")
+    print("")
+    names = list(layouts)
+    print("| phase | " + " | ".join(f"ms / step, {name}" for name in names) + " |")
+    print("|---|" + "---:|" * len(names))
+    for ph in PHASES:
+        cells = [f"{np.median(times[name][ph]):.1f}" for name in names]
+        print(f"| {ph} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
