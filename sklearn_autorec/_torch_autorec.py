@@ -259,11 +259,14 @@ class SparseRows:
         order = None
         key = rows
         if chunk_coords is not None and len(rows):
-            # Sort by (row, chunk of the coordinate): int32 keys where they fit.
+            # Sort by (row, chunk of the coordinate): int32 keys where they fit,
+            # computed a block at a time (no other per-rating temporary).
             n_chunks = -(-int(self.n_coords) // chunk_coords)
-            small = self.n_rows * n_chunks < 2 ** 31
-            key = np.asarray(rows, dtype=np.int32 if small else np.int64) * n_chunks
-            key += (np.asarray(coords) // chunk_coords).astype(key.dtype, copy=False)
+            key = np.empty(len(rows), dtype=np.int32 if self.n_rows * n_chunks < 2 ** 31
+                           else np.int64)
+            step = 1 << 20
+            for s in range(0, len(rows), step):
+                key[s:s + step] = rows[s:s + step] * n_chunks + coords[s:s + step] // chunk_coords
         if len(key) > 1 and not bool(np.all(key[:-1] <= key[1:])):
             order = np.argsort(key, kind="stable")
         del key
@@ -551,9 +554,14 @@ def _objective(net, batches, n_ratings, alpha, dropout, input_dropout, generator
     return sse
 
 
-def _penalty(net):
+def _penalty(net, rows=1 << 12):
+    """``sum ||W||_F^2`` over the penalised weights, a block of rows at a time: a
+    weight-sized ``w ** 2`` would be the largest temporary of an epoch (140 MB
+    per matrix at the ML-10M shape, while the weights, their gradients, Adam's
+    moments and the best copy are all held)."""
     with torch.no_grad():
-        return float(sum(float(w.pow(2).sum()) for w in net.penalized()))
+        return float(sum(float(w[s:s + rows].pow(2).sum())
+                         for w in net.penalized() for s in range(0, w.shape[0], rows)))
 
 
 def _load_weights(net, coefs, intercepts):
