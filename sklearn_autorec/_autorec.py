@@ -401,19 +401,27 @@ class AutoRecRegressor(RatingRegressorBase):
             dtype=torch.float32 if dtype is None else dtype,
         )
 
-        def run(d, alpha, max_iter, validation, offset, warm, n_iter_no_change):
+        def run(keep, alpha, max_iter, validation, offset, warm, n_iter_no_change):
+            # Trains on the ratings where `keep` (None: all of them).  The kept
+            # copies go in a list that train_autorec empties once the data are on
+            # the device: no copy of the training ratings outlives that (216 MB at
+            # the ML-10M shape, held through every fit of the alpha path before).
             if self.verbose and auto_alpha and validation is not None:
                 print(f"alpha={alpha:g}, validated on {len(validation[0])} held-out "
                       "ratings", flush=True)
-            rows, coords = rows_coords(d)
-            shape = (d.n_items, d.n_users) if self.item_based else (d.n_users, d.n_items)
+            rows, coords = rows_coords(data)
+            shape = (data.n_items, data.n_users) if self.item_based else (data.n_users,
+                                                                          data.n_items)
+            triplets = ([rows, coords, data.ratings, shape] if keep is None
+                        else [rows[keep], coords[keep], data.ratings[keep], shape])
+            del rows, coords
             return train_autorec(
-                (rows, coords, d.ratings, shape), alpha=float(alpha), max_iter=int(max_iter),
+                triplets, alpha=float(alpha), max_iter=int(max_iter),
                 validation=validation, n_iter_no_change=int(n_iter_no_change),
                 row_offset=offset, warm_start=warm, **common)
 
         validation = None
-        train = data
+        train = keep = None
         if self.early_stopping:
             keep = warm_holdout(data.users, data.items, self.validation_fraction, rng)
             if keep.all():
@@ -423,8 +431,10 @@ class AutoRecRegressor(RatingRegressorBase):
                     "set early_stopping=False or give more ratings.")
             rows, coords = rows_coords(data)
             validation = (rows[~keep], coords[~keep], data.ratings[~keep])
+            del rows, coords
             train = data.subset(keep)
-        offset = self._row_offset(train, subset=train is not data)
+        offset = self._row_offset(data if train is None else train, subset=train is not None)
+        train = None  # only the mask is kept: each run copies what it trains on
 
         # The validated runs: one for a fixed alpha; a warm-started path for "auto".
         continued = False
@@ -436,14 +446,14 @@ class AutoRecRegressor(RatingRegressorBase):
             path_patience = patience if full_batch else min(patience, PATH_PATIENCE)
 
             def fit_with(n_iter_no_change):
-                return lambda alpha, warm: run(train, alpha, self.max_iter, validation,
+                return lambda alpha, warm: run(keep, alpha, self.max_iter, validation,
                                                offset, warm, n_iter_no_change)
 
             continued = path_patience < patience
             path = self._alpha_path(fit_with(path_patience),
                                     finish=fit_with(patience) if continued else None)
         else:
-            result = run(train, fixed_alpha, self.max_iter, validation, offset, None,
+            result = run(keep, fixed_alpha, self.max_iter, validation, offset, None,
                          patience)
             path = [(float(fixed_alpha), result, None)]
         chosen = int(np.argmin([r["best_score"] for _, r, _ in path])) if auto_alpha else 0
@@ -476,7 +486,7 @@ class AutoRecRegressor(RatingRegressorBase):
                     print(f"Refitting on all {len(data)} ratings for "
                           f"{validated['best_iter']} iterations at alpha={alpha:g}",
                           flush=True)
-                result = run(data, alpha, validated["best_iter"], None, offset, warm,
+                result = run(None, alpha, validated["best_iter"], None, offset, warm,
                              validated["best_iter"] + 1)
                 warm = [result["coefs"], result["intercepts"]]
                 loss_curve += result["loss_curve"]

@@ -583,9 +583,11 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
 
     Parameters
     ----------
-    train_csr : scipy CSR of shape (n_rows, n_coords), or tuple
+    train_csr : scipy CSR of shape (n_rows, n_coords), tuple or list
         The autoencoded vectors as rows, or the same as ``(rows, coords,
-        values, (n_rows, n_coords))`` triplets (no scipy copy is made).
+        values, (n_rows, n_coords))`` triplets (no scipy copy is made).  A
+        list of them is emptied once the data are on the device, so that
+        arrays the caller made for this call are freed during training.
     validation : tuple (rows, coords, ratings) of ndarrays, or None
         Held-out ratings for early stopping: the best weights (lowest RMSE of
         predictions clipped to ``rating_range``) are restored.  Without it,
@@ -621,12 +623,15 @@ def train_autorec(train_csr, *, hidden_layer_sizes, activation, output_activatio
     with flush_denormals(dev):
         cpu_gen = torch.Generator().manual_seed(int(seed))
         dev_gen = cpu_gen if dev.type == "cpu" else torch.Generator(dev).manual_seed(int(seed))
-        n_coords = train_csr[3][1] if isinstance(train_csr, tuple) else train_csr.shape[1]
+        triplets = isinstance(train_csr, (tuple, list))
+        n_coords = train_csr[3][1] if triplets else train_csr.shape[1]
         chunk = chunk_coords_for(n_coords, max(hidden_layer_sizes[0], hidden_layer_sizes[-1]),
                                  dtype, dev)
-        if isinstance(train_csr, tuple):
+        if triplets:
             data = SparseRows.from_ratings(*train_csr, dev, dtype, row_offset=row_offset,
                                            chunk_coords=chunk)
+            if isinstance(train_csr, list):
+                train_csr.clear()  # the caller's copies can go
         else:
             data = SparseRows(train_csr, dev, dtype, row_offset=row_offset, chunk_coords=chunk)
         del train_csr

@@ -291,3 +291,22 @@ def test_sampled_dots_equal_the_plain_gather():
     expected = (codes[torch.tensor([3, 0, 17, 29])][batch.pos] * weight[batch.coords]).sum(1)
     np.testing.assert_allclose(batch.sampled_dots(codes[torch.tensor([3, 0, 17, 29])], weight),
                                expected, rtol=1e-12)
+
+
+def test_train_autorec_empties_a_list_of_triplets():
+    """A list of training triplets is emptied once the data are on the device
+    (the estimator's copies of the kept ratings are freed during training);
+    a tuple is left alone; both train the same model."""
+    from sklearn_autorec._torch_autorec import train_autorec
+
+    coo = R.T.tocoo()
+    args = dict(hidden_layer_sizes=[4], activation="sigmoid", output_activation="identity",
+                alpha=1.0, dropout=0.0, input_dropout=0.0, solver="adam",
+                learning_rate_init=1e-2, batch_size=8, max_iter=2, rating_range=(1.0, 5.0))
+    as_list = [coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data, coo.shape]
+    as_tuple = tuple(as_list)
+    a = train_autorec(as_list, **args)
+    b = train_autorec(as_tuple, **args)
+    assert as_list == [] and len(as_tuple) == 4
+    for x, y in zip(a["coefs"], b["coefs"]):
+        np.testing.assert_array_equal(x, y)
