@@ -62,8 +62,9 @@ def model_bytes(shape, params, k=500):
                   and nnz <= _autorec.LBFGS_MAX_RATINGS else "adam")
     early = params.get("early_stopping", True)
     # the caller's CSR (12), encoded triplets (24), seen items (4), the device
-    # copy (16); early stopping: the training subset and the held-out pairs (28)
-    per_rating = 12 + 24 + 4 + 16 + (28 if early else 0)
+    # copy (16); early stopping: the held-out pairs (6; the training subset is
+    # copied only while the device copy is built)
+    per_rating = 12 + 24 + 4 + 16 + (6 if early else 0)
     # weights, gradients (4 + 4) and the numpy copy made at the end of the fit
     # (4); Adam's two moments (8) or L-BFGS's 10 pairs of history and its flat
     # copies (68); early stopping: the best weights (4)
