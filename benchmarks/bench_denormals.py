@@ -35,33 +35,51 @@ from sklearn_autorec._denormals import flush_denormals  # noqa: E402
 PHASES = ("encoder", "decoder", "backward", "adam", "step")
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def step_arguments(description, threads, per_block):
+    """The arguments of the one-step benchmarks (this one and bench_layout.py)."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--shape", default="ml10m", choices=sorted(SHAPES))
     p.add_argument("--cache", default="/tmp/sklearn_autorec_bench")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=threads)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--steps", type=int, default=5, help="steps per block")
-    p.add_argument("--blocks", type=int, default=4, help="blocks per mode")
+    p.add_argument("--blocks", type=int, default=4, help=f"blocks per {per_block}")
     p.add_argument("--alpha", type=float, default=300.0)
-    args = p.parse_args(argv)
+    return p
+
+
+def adam_model(args, n_coords, n_rows, nnz, rating_range, mean):
+    """I-AutoRec (k=500, sigmoid / identity) and its fused Adam as train_autorec
+    builds them; the weight decay spreads alpha over the epoch's batches."""
+    gen = torch.Generator().manual_seed(0)
+    net = backend.AutoRecNet(n_coords, [500], "sigmoid", "identity", rating_range, gen,
+                             torch.float32, init_output=mean)
+    n_batches = int(np.ceil(n_rows / args.batch_size))
+    opt = torch.optim.Adam(
+        [{"params": net.penalized(), "weight_decay": args.alpha / (nnz * n_batches)},
+         {"params": net.unpenalized(), "weight_decay": 0.0}], lr=1e-3, fused=True)
+    return net, opt, gen
+
+
+def load_items(args):
+    """Set the threads, start torch's OpenMP workers (as a fit has by then) and
+    load the shape's matrix as float32 item rows."""
     torch.set_num_threads(args.threads)
-    # Start torch's OpenMP workers first, as a fit would have by then.
     (torch.rand(1 << 22) * 2).sum()
     R = sp.load_npz(matrix_path(args.shape, args.cache)).tocsr()
-    items = R.T.tocsr().astype(np.float32)
+    return R.T.tocsr().astype(np.float32)
+
+
+def main(argv=None):
+    args = step_arguments(__doc__.split("\n")[0], 2, "mode").parse_args(argv)
+    items = load_items(args)
     cpu = torch.device("cpu")
     chunk = backend.chunk_coords_for(items.shape[1], 500, torch.float32, cpu)  # as a fit
     data = backend.SparseRows(items, cpu, torch.float32, chunk_coords=chunk)
     n = data.nnz
-    gen = torch.Generator().manual_seed(0)
-    net = backend.AutoRecNet(data.n_coords, [500], "sigmoid", "identity",
-                             (float(items.data.min()), float(items.data.max())), gen,
-                             torch.float32, init_output=float(items.data.mean()))
-    n_batches = int(np.ceil(data.n_rows / args.batch_size))
-    opt = torch.optim.Adam(
-        [{"params": net.penalized(), "weight_decay": args.alpha / (n * n_batches)},
-         {"params": net.unpenalized(), "weight_decay": 0.0}], lr=1e-3, fused=True)
+    net, opt, gen = adam_model(args, data.n_coords, data.n_rows, n,
+                               (float(items.data.min()), float(items.data.max())),
+                               float(items.data.mean()))
 
     def batches():
         while True:

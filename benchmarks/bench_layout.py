@@ -19,19 +19,18 @@ Usage::
     python benchmarks/bench_layout.py --shape ml10m --threads 2 --chunk-kib 1024,2048,4096,8192
 """
 
-import argparse
 import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_scale import SHAPES, matrix_path  # noqa: E402
+from bench_denormals import adam_model, load_items, step_arguments  # noqa: E402
+from bench_scale import SHAPES  # noqa: E402
 from sklearn_autorec import _torch_autorec as backend  # noqa: E402
 from sklearn_autorec._denormals import flush_denormals  # noqa: E402
 
@@ -40,22 +39,12 @@ K = 500
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--shape", default="ml10m", choices=sorted(SHAPES))
-    p.add_argument("--cache", default="/tmp/sklearn_autorec_bench")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--steps", type=int, default=5, help="steps per block")
-    p.add_argument("--blocks", type=int, default=4, help="blocks per layout")
+    p = step_arguments(__doc__.split("\n")[0], 1, "layout")
     p.add_argument("--chunk-kib", default="4096",
                    help="comma-separated chunk sizes in KiB of weight rows")
-    p.add_argument("--alpha", type=float, default=300.0)
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    (torch.rand(1 << 22) * 2).sum()  # start torch's OpenMP workers, as a fit has
+    items = load_items(args)
     cpu = torch.device("cpu")
-    R = sp.load_npz(matrix_path(args.shape, args.cache)).tocsr()
-    items = R.T.tocsr().astype(np.float32)
     n_coords = items.shape[1]
     layouts = {"one chunk": backend.SparseRows(items, cpu, torch.float32)}
     package = backend.chunk_coords_for(n_coords, K, torch.float32, cpu)
@@ -65,14 +54,9 @@ def main(argv=None):
             ", the package's" if chunk == package else "")
         layouts[label] = backend.SparseRows(items, cpu, torch.float32, chunk_coords=chunk)
     n = items.nnz
-    gen = torch.Generator().manual_seed(0)
-    net = backend.AutoRecNet(n_coords, [K], "sigmoid", "identity",
-                             (float(items.data.min()), float(items.data.max())), gen,
-                             torch.float32, init_output=float(items.data.mean()))
-    n_batches = int(np.ceil(items.shape[0] / args.batch_size))
-    opt = torch.optim.Adam(
-        [{"params": net.penalized(), "weight_decay": args.alpha / (n * n_batches)},
-         {"params": net.unpenalized(), "weight_decay": 0.0}], lr=1e-3, fused=True)
+    net, opt, gen = adam_model(args, n_coords, items.shape[0], n,
+                               (float(items.data.min()), float(items.data.max())),
+                               float(items.data.mean()))
     times = {name: {ph: [] for ph in PHASES} for name in layouts}
 
     def block(name):

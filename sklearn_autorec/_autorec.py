@@ -414,14 +414,12 @@ class AutoRecRegressor(RatingRegressorBase):
                                                                           data.n_items)
             triplets = ([rows, coords, data.ratings, shape] if keep is None
                         else [rows[keep], coords[keep], data.ratings[keep], shape])
-            del rows, coords
             return train_autorec(
                 triplets, alpha=float(alpha), max_iter=int(max_iter),
                 validation=validation, n_iter_no_change=int(n_iter_no_change),
                 row_offset=offset, warm_start=warm, **common)
 
-        validation = None
-        train = keep = None
+        validation = keep = None
         if self.early_stopping:
             keep = warm_holdout(data.users, data.items, self.validation_fraction, rng)
             if keep.all():
@@ -431,10 +429,9 @@ class AutoRecRegressor(RatingRegressorBase):
                     "set early_stopping=False or give more ratings.")
             rows, coords = rows_coords(data)
             validation = (rows[~keep], coords[~keep], data.ratings[~keep])
-            del rows, coords
-            train = data.subset(keep)
-        offset = self._row_offset(data if train is None else train, subset=train is not None)
-        train = None  # only the mask is kept: each run copies what it trains on
+        # Only the mask is kept: each run copies the ratings it trains on.
+        offset = self._row_offset(data if keep is None else data.subset(keep),
+                                  subset=keep is not None)
 
         # The validated runs: one for a fixed alpha; a warm-started path for "auto".
         continued = False

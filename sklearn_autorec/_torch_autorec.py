@@ -71,16 +71,19 @@ class _Batch:
     what is gathered per entry is a row of the batch's small code matrix.
     """
 
-    def __init__(self, offsets, pos, coords, values, n_coords, rows=None, n_rows=None,
-                 n_chunks=1):
+    def __init__(self, offsets, pos, coords, values, n_coords, rows=None, n_chunks=1,
+                 block_rows=None, block_entries=None):
         self.offsets = offsets
         self.pos = pos
         self.coords = coords
         self.values = values
         self.n_coords = n_coords
         self.rows = rows
-        self.n_rows = len(rows) if n_rows is None and rows is not None else n_rows
+        self.n_rows = None if rows is None else len(rows)
+        # With several chunks: the bags come in blocks of `block_rows` rows, and
+        # block j's entries are block_entries[j]:block_entries[j + 1].
         self.n_chunks = n_chunks
+        self.block_rows, self.block_entries = block_rows, block_entries
         self.targets = values
         self._by_coord = None
 
@@ -198,6 +201,10 @@ def chunk_coords_for(n_coords, width, dtype, device):
     return None if chunk >= n_coords else int(chunk)
 
 
+def _n_chunks(n_coords, chunk_coords):
+    return 1 if chunk_coords is None else -(-int(n_coords) // chunk_coords)
+
+
 def _chunk_pointers(indptr, indices, chunk_coords, n_chunks):
     """``ptr[r, j]``: where row ``r``'s entries in coordinate chunk ``j`` start.
 
@@ -205,10 +212,10 @@ def _chunk_pointers(indptr, indices, chunk_coords, n_chunks):
     ``ptr[r, n_chunks]`` is the row's end.  Counted over blocks of rows, so
     that no per-entry temporary larger than a block is built.
     """
-    n_rows = len(indptr) - 1
-    counts = np.diff(indptr)
     if n_chunks == 1:
         return np.stack([indptr[:-1], indptr[1:]], axis=1)
+    n_rows = len(indptr) - 1
+    counts = np.diff(indptr)
     ptr = np.empty((n_rows, n_chunks + 1), dtype=np.int64)
     ptr[:, 0] = indptr[:-1]
     block = 1 << 22  # entries per block
@@ -235,6 +242,7 @@ class SparseRows:
 
     def __init__(self, csr, device, dtype, row_offset=None, chunk_coords=None):
         self.n_rows, self.n_coords = csr.shape
+        self.n_chunks = _n_chunks(self.n_coords, chunk_coords)
         if chunk_coords is not None and not csr.has_sorted_indices:
             csr = csr.sorted_indices()  # each row's entries grouped by chunk
         indptr = csr.indptr.astype(np.int64)
@@ -242,7 +250,8 @@ class SparseRows:
         self.indices = torch.as_tensor(csr.indices.astype(np.int64), device=device)
         self.data = torch.as_tensor(csr.data, dtype=dtype, device=device)
         self.nnz = csr.nnz
-        self._set_chunks(indptr, csr.indices, chunk_coords, device)
+        self.chunk_ptr = torch.as_tensor(
+            _chunk_pointers(indptr, csr.indices, chunk_coords, self.n_chunks), device=device)
         self._set_targets(csr.data, np.diff(csr.indptr), row_offset, device, dtype)
 
     @classmethod
@@ -255,13 +264,13 @@ class SparseRows:
         """
         self = cls.__new__(cls)
         self.n_rows, self.n_coords = shape
+        self.n_chunks = n_chunks = _n_chunks(self.n_coords, chunk_coords)
         self.nnz = len(values)
         order = None
         key = rows
-        if chunk_coords is not None and len(rows):
+        if n_chunks > 1 and len(rows):
             # Sort by (row, chunk of the coordinate): int32 keys where they fit,
             # computed a block at a time (no other per-rating temporary).
-            n_chunks = -(-int(self.n_coords) // chunk_coords)
             key = np.empty(len(rows), dtype=np.int32 if self.n_rows * n_chunks < 2 ** 31
                            else np.int64)
             step = 1 << 20
@@ -279,15 +288,10 @@ class SparseRows:
         self.indices = torch.as_tensor(coords, device=device)
         values = take(values)
         self.data = torch.as_tensor(values, dtype=dtype, device=device)
-        self._set_chunks(indptr, coords, chunk_coords, device)
+        self.chunk_ptr = torch.as_tensor(
+            _chunk_pointers(indptr, coords, chunk_coords, n_chunks), device=device)
         self._set_targets(values, counts, row_offset, device, dtype)
         return self
-
-    def _set_chunks(self, indptr, indices, chunk_coords, device):
-        self.chunk_coords = chunk_coords
-        self.n_chunks = 1 if chunk_coords is None else -(-int(self.n_coords) // chunk_coords)
-        self.chunk_ptr = torch.as_tensor(
-            _chunk_pointers(indptr, indices, chunk_coords, self.n_chunks), device=device)
 
     def _set_targets(self, values, row_counts, row_offset, device, dtype):
         # What the decoder is fitted to: the ratings less a fixed offset per row
@@ -307,23 +311,22 @@ class SparseRows:
         n_rows, n_chunks, size, dev = len(rows), self.n_chunks, BLOCK_ROWS, rows.device
         ptr = self.chunk_ptr[rows]  # (n_rows, n_chunks + 1)
         starts, lengths = ptr[:, :-1], ptr[:, 1:] - ptr[:, :-1]
-        bag_rows = torch.arange(n_rows, device=dev)  # each bag's position in the batch
         if n_chunks > 1:
             # Bags ordered (block of `size` rows, chunk, row in the block); the last
             # block is padded with empty bags.
             n_blocks = -(-n_rows // size)
 
-            def blocked(t):
-                full = t.new_zeros((n_blocks * size,) + t.shape[1:])
+            def blocked(t):  # (n_rows, n_chunks) -> one value per bag, in bag order
+                full = t.new_zeros((n_blocks * size, n_chunks))
                 full[:n_rows] = t
-                full = full.view(n_blocks, size, *t.shape[1:])
-                if t.dim() == 1:
-                    full = full.unsqueeze(2).expand(n_blocks, size, n_chunks)
-                return full.transpose(1, 2).reshape(-1)
+                return full.view(n_blocks, size, n_chunks).transpose(1, 2).reshape(-1)
 
-            starts, lengths, bag_rows = blocked(starts), blocked(lengths), blocked(bag_rows)
+            starts, lengths = blocked(starts), blocked(lengths)
+            bag_rows = torch.arange(n_blocks * size, device=dev).view(n_blocks, 1, size)
+            bag_rows = bag_rows.expand(n_blocks, n_chunks, size).reshape(-1)
         else:
             starts, lengths = starts.reshape(-1), lengths.reshape(-1)
+            bag_rows = torch.arange(n_rows, device=dev)
         bag_ptr = torch.zeros(len(lengths) + 1, dtype=torch.int64, device=dev)
         torch.cumsum(lengths, 0, out=bag_ptr[1:])
         n_entries = int(bag_ptr[-1])
@@ -332,11 +335,10 @@ class SparseRows:
                                           output_size=n_entries)
         entries += torch.arange(n_entries, device=dev)
         pos = torch.repeat_interleave(bag_rows, lengths, output_size=n_entries)
+        blocks = {} if n_chunks == 1 else dict(
+            block_rows=size, block_entries=bag_ptr[::n_chunks * size].tolist())
         batch = _Batch(bag_ptr[:-1], pos, self.indices[entries], self.data[entries],
-                       self.n_coords, rows, n_chunks=n_chunks)
-        if n_chunks > 1:
-            batch.block_rows = size
-            batch.block_entries = bag_ptr[::n_chunks * size].tolist()
+                       self.n_coords, rows, n_chunks=n_chunks, **blocks)
         batch.targets = (batch.values if self.targets is self.data
                          else self.targets[entries])
         return batch
